@@ -1,0 +1,332 @@
+/*
+ * parkguard: the gateway daemon's entry point.
+ *
+ * main() is the only place that starts and stops modules. It loads and validates the whole
+ * config before anything starts (no half-configured start), brings the threads up in
+ * dependency order (recorder, uplink, real-time loop, pollers), waits for SIGTERM/SIGINT,
+ * and takes them down in the reverse order so that every sample already read becomes a
+ * stored reading, every event a stored and (if the broker is reachable) published alarm.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "log.h"
+#include "msg.h"
+#include "poller.h"
+#include "recorder.h"
+#include "ring.h"
+#include "rtloop.h"
+#include "store.h"
+#include "uplink.h"
+
+#ifndef PG_VERSION
+#define PG_VERSION "unknown"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define PG_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PG_ASAN 1
+#endif
+#endif
+
+struct daemon {
+    struct config *cfg;
+    struct store *store;
+    int wake_fd;
+    struct ring **sample_rings;
+    struct ring *events, *readings, *outbox, *acks;
+    struct poller **pollers;
+    struct rtloop *rt;
+    struct recorder *rec;
+    struct uplink *up;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: parkguard -c FILE [-n] [-d]\n"
+               "       parkguard --version | --help\n"
+               "\n"
+               "  -c, --config FILE  site configuration (JSON)\n"
+               "  -n, --check        validate the configuration, print a summary, exit\n"
+               "  -d, --debug        log debug detail\n"
+               "  -V, --version      print the version\n"
+               "  -h, --help         this text\n");
+}
+
+static size_t pow2_at_least(size_t n, size_t min)
+{
+    size_t p = min;
+
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/*
+ * Lock memory so no page of the real-time path can be swapped out, and keep freed memory
+ * mapped so later frees cannot return pages the loop would fault back in. Refusal is not
+ * fatal: the loop still runs, with page-fault jitter possible, and the log says so.
+ */
+static void lock_memory(void)
+{
+    (void)mallopt(M_TRIM_THRESHOLD, -1);
+    (void)mallopt(M_MMAP_MAX, 0);
+    /* One arena per thread would lock 64 MiB of reservation each under MCL_FUTURE. */
+    (void)mallopt(M_ARENA_MAX, 2);
+#ifdef PG_ASAN
+    log_warn("memory locking skipped: AddressSanitizer build (its shadow memory cannot be "
+             "locked)");
+#else
+    if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
+        log_warn("mlockall refused (%s): memory is not locked; the real-time loop may see "
+                 "page-fault latency",
+                 strerror(errno));
+#endif
+}
+
+static int daemon_start(struct daemon *d)
+{
+    const struct config *cfg = d->cfg;
+    uint64_t last_seq = 0;
+    bool fifo, pinned;
+    int rc;
+
+    rc = store_open(cfg->store.path, cfg, &d->store);
+    if (rc < 0) {
+        log_error("cannot open the store %s: %s", cfg->store.path, strerror(-rc));
+        return rc;
+    }
+    rc = store_last_seq(d->store, &last_seq);
+    if (rc < 0)
+        return rc;
+
+    d->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->wake_fd < 0)
+        return -errno;
+    d->sample_rings = calloc(cfg->n_buses, sizeof(*d->sample_rings));
+    d->pollers = calloc(cfg->n_buses, sizeof(*d->pollers));
+    if (d->sample_rings == NULL || d->pollers == NULL)
+        return -ENOMEM;
+    for (size_t b = 0; b < cfg->n_buses; b++) {
+        d->sample_rings[b] = ring_new(sizeof(struct msg_sample),
+                                      pow2_at_least(4 * cfg->n_points, 1024));
+        if (d->sample_rings[b] == NULL)
+            return -ENOMEM;
+    }
+    /*
+     * The event ring is sized so that it never fills in practice; if the recorder falls
+     * behind, the loop holds samples back instead of dropping an event (see rtloop.h).
+     */
+    d->events = ring_new(sizeof(struct msg_event), 4096);
+    d->readings = ring_new(sizeof(struct msg_sample), pow2_at_least(8 * cfg->n_points, 4096));
+    d->outbox = ring_new(sizeof(struct msg_outbox), 64);
+    d->acks = ring_new(sizeof(int64_t), 256);
+    if (d->events == NULL || d->readings == NULL || d->outbox == NULL || d->acks == NULL)
+        return -ENOMEM;
+
+    d->up = uplink_new(cfg, d->outbox, d->acks, d->wake_fd);
+    if (d->up == NULL)
+        return -EINVAL;
+    d->rec = recorder_new(cfg, d->store, d->events, d->readings, d->outbox, d->acks,
+                          d->wake_fd, uplink_wake, d->up);
+    d->rt = rtloop_new(cfg, d->sample_rings, cfg->n_buses, d->events, d->readings,
+                       last_seq + 1, d->wake_fd);
+    if (d->rec == NULL || d->rt == NULL)
+        return -ENOMEM;
+    for (size_t b = 0; b < cfg->n_buses; b++) {
+        d->pollers[b] = poller_new(cfg, b, d->sample_rings[b]);
+        if (d->pollers[b] == NULL)
+            return -ENOMEM;
+    }
+
+    rc = recorder_start(d->rec);
+    if (rc == 0)
+        rc = uplink_start(d->up);
+    if (rc == 0)
+        rc = rtloop_start(d->rt, &fifo, &pinned);
+    if (rc < 0) {
+        log_error("cannot start threads: %s", strerror(-rc));
+        return rc;
+    }
+    if (!fifo)
+        log_warn("SCHED_FIFO priority %d refused: the real-time loop runs at normal "
+                 "priority (grant CAP_SYS_NICE or an rtprio limit for real-time guarantees)",
+                 cfg->rt.priority);
+    if (cfg->rt.cpu >= 0 && !pinned)
+        log_warn("could not pin the real-time loop to CPU %d", cfg->rt.cpu);
+    for (size_t b = 0; b < cfg->n_buses; b++) {
+        rc = poller_start(d->pollers[b]);
+        if (rc < 0) {
+            log_error("cannot start the poller of bus %s: %s", cfg->buses[b].id,
+                      strerror(-rc));
+            return rc;
+        }
+    }
+    log_info("ready: gateway %s, %zu points on %zu buses, rt period %u ms%s, next event "
+             "seq %llu, store %s, broker %s",
+             cfg->gateway.id, cfg->n_points, cfg->n_buses, cfg->rt.period_ms,
+             fifo ? " (SCHED_FIFO)" : "", (unsigned long long)(last_seq + 1),
+             cfg->store.path, cfg->mqtt.uri);
+    return 0;
+}
+
+/*
+ * Stop in the reverse order of the data flow: sources first, so each stage drains what
+ * the previous one left before it stops itself. Copes with a half-started daemon.
+ */
+static void daemon_stop(struct daemon *d)
+{
+    const struct config *cfg = d->cfg;
+    struct rtloop_stats rs;
+    struct recorder_stats rcs;
+    struct uplink_stats us;
+
+    for (size_t b = 0; d->pollers != NULL && b < cfg->n_buses; b++)
+        if (d->pollers[b] != NULL)
+            poller_stop(d->pollers[b]);
+    if (d->rt != NULL)
+        rtloop_stop(d->rt);
+    if (d->rec != NULL && recorder_flush(d->rec, 5000) < 0)
+        log_warn("recorder did not finish its last pass in time");
+    if (d->up != NULL)
+        uplink_stop(d->up, 3000);
+    if (d->rec != NULL)
+        recorder_stop(d->rec);
+
+    if (d->rt != NULL && d->rec != NULL && d->up != NULL) {
+        rtloop_stats(d->rt, &rs);
+        recorder_stats(d->rec, &rcs);
+        uplink_stats(d->up, &us);
+        log_info("rt loop: %llu cycles, %llu overruns, max lateness %lld us, max cycle %lld "
+                 "us, %llu samples, %llu events, %llu readings dropped",
+                 (unsigned long long)rs.cycles, (unsigned long long)rs.overruns,
+                 (long long)(rs.max_late_ns / 1000), (long long)(rs.max_exec_ns / 1000),
+                 (unsigned long long)rs.samples, (unsigned long long)rs.events,
+                 (unsigned long long)rs.readings_dropped);
+        log_info("recorder: %llu events, %llu readings, %llu delivered, %llu write errors",
+                 (unsigned long long)rcs.events, (unsigned long long)rcs.readings,
+                 (unsigned long long)rcs.delivered, (unsigned long long)rcs.write_errors);
+        log_info("uplink: %llu connects, %llu published, %llu resent",
+                 (unsigned long long)us.connects, (unsigned long long)us.published,
+                 (unsigned long long)us.resent);
+    }
+
+    for (size_t b = 0; d->pollers != NULL && b < cfg->n_buses; b++)
+        poller_free(d->pollers[b]);
+    rtloop_free(d->rt);
+    recorder_free(d->rec);
+    uplink_free(d->up);
+    for (size_t b = 0; d->sample_rings != NULL && b < cfg->n_buses; b++)
+        ring_free(d->sample_rings[b]);
+    free(d->sample_rings);
+    free(d->pollers);
+    ring_free(d->events);
+    ring_free(d->readings);
+    ring_free(d->outbox);
+    ring_free(d->acks);
+    if (d->wake_fd >= 0)
+        (void)close(d->wake_fd);
+    store_close(d->store);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 'n'},
+        {"debug", no_argument, NULL, 'd'},        {"version", no_argument, NULL, 'V'},
+        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+    };
+    struct daemon d = {.wake_fd = -1};
+    const char *path = NULL;
+    char err[CONFIG_ERR_LEN];
+    bool check = false, debug = false;
+    sigset_t sigs;
+    int opt, rc, sig;
+
+    while ((opt = getopt_long(argc, argv, "c:ndVh", opts, NULL)) != -1) {
+        switch (opt) {
+        case 'c':
+            path = optarg;
+            break;
+        case 'n':
+            check = true;
+            break;
+        case 'd':
+            debug = true;
+            break;
+        case 'V':
+            printf("parkguard %s\n", PG_VERSION);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    if (path == NULL || optind != argc) {
+        usage(stderr);
+        return 2;
+    }
+    log_init("parkguard", debug ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO);
+
+    rc = config_load(path, &d.cfg, err, sizeof(err));
+    if (rc < 0) {
+        fprintf(stderr, "parkguard: %s\n", err);
+        return 1;
+    }
+    if (check) {
+        printf("%s: configuration OK: gateway %s, %zu areas, %zu buses, %zu devices, "
+               "%zu points\n",
+               path, d.cfg->gateway.id, d.cfg->n_areas, d.cfg->n_buses, d.cfg->n_devices,
+               d.cfg->n_points);
+        config_free(d.cfg);
+        return 0;
+    }
+
+    log_info("parkguard %s starting with %s", PG_VERSION, path);
+    lock_memory();
+    /*
+     * Block the stop signals before any thread exists, so every thread inherits the mask
+     * and only main() ever receives them, synchronously, through sigwait().
+     */
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGHUP);
+    (void)pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    (void)signal(SIGPIPE, SIG_IGN);
+
+    rc = daemon_start(&d);
+    if (rc == 0) {
+        for (;;) {
+            if (sigwait(&sigs, &sig) != 0)
+                continue;
+            if (sig == SIGHUP) {
+                log_warn("SIGHUP: configuration reload is not supported; restart to apply a "
+                         "changed configuration");
+                continue;
+            }
+            log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");
+            break;
+        }
+    } else {
+        log_error("start-up failed; stopping");
+    }
+    daemon_stop(&d);
+    config_free(d.cfg);
+    log_info("stopped");
+    return rc == 0 ? 0 : 1;
+}

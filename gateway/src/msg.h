@@ -1,0 +1,89 @@
+/*
+ * msg: the fixed-size messages that travel through parkguard's rings.
+ *
+ * Each struct is copied by value into a ring slot, so none holds a pointer: a message must
+ * mean the same thing after its producer has moved on. Sizes are fixed at compile time
+ * because the rings preallocate their slots.
+ */
+#ifndef PG_MSG_H
+#define PG_MSG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/*
+ * The quality of a sample. A sample whose quality is not GOOD carries no usable number:
+ * rules never evaluate it as one, and it is never published as one.
+ * XX(enum suffix, wire name)
+ */
+#define MSG_QUALITY_MAP(XX)                                                              \
+    XX(GOOD, "good")                                                                     \
+    XX(COMM_LOSS, "comm-loss")                                                           \
+    XX(TIMEOUT, "timeout")                                                               \
+    XX(BAD_FRAME, "bad-frame")                                                           \
+    XX(EXCEPTION, "modbus-exception")
+
+enum msg_quality {
+#define MSG_QUALITY_ENUM(name, text) MSG_Q_##name,
+    MSG_QUALITY_MAP(MSG_QUALITY_ENUM)
+#undef MSG_QUALITY_ENUM
+        MSG_Q_COUNT
+};
+
+static inline const char *msg_quality_name(unsigned q)
+{
+    static const char *const names[] = {
+#define MSG_QUALITY_NAME(name, text) text,
+        MSG_QUALITY_MAP(MSG_QUALITY_NAME)
+#undef MSG_QUALITY_NAME
+    };
+    return q < MSG_Q_COUNT ? names[q] : "invalid";
+}
+
+/* One acquired value of one point: poller -> RT loop, and RT loop -> recorder. */
+struct msg_sample {
+    uint32_t point;   /* index into config.points */
+    uint8_t quality;  /* enum msg_quality */
+    uint8_t exc_code; /* Modbus exception code when quality is EXCEPTION */
+    uint16_t raw;     /* the register as read, for diagnosis */
+    double value;     /* engineering units; meaningful only when quality is GOOD */
+    int64_t mono_ns;  /* CLOCK_MONOTONIC at acquisition */
+    int64_t utc_ms;   /* wall clock at acquisition, for the record */
+};
+
+enum msg_event_kind {
+    MSG_EVENT_ACTIVATED,
+    MSG_EVENT_CLEARED,
+};
+
+enum msg_limit {
+    MSG_LIMIT_HIGH,
+};
+
+/* An alarm transition: RT loop -> recorder. Never dropped (see rtloop.h). */
+struct msg_event {
+    uint64_t seq;     /* per-gateway, strictly increasing, survives restarts */
+    uint32_t point;   /* index into config.points */
+    uint8_t kind;     /* enum msg_event_kind */
+    uint8_t limit;    /* enum msg_limit */
+    double value;     /* the value that caused the transition */
+    double setpoint;
+    double deadband;
+    int64_t mono_ns;  /* CLOCK_MONOTONIC of the deciding sample */
+    int64_t utc_ms;   /* wall clock of the deciding sample */
+};
+
+#define MSG_TOPIC_LEN   192
+#define MSG_PAYLOAD_LEN 1024
+
+/* One stored outbox row to publish: recorder -> uplink. */
+struct msg_outbox {
+    int64_t id; /* outbox row id; the uplink reports it back once the broker has it */
+    uint8_t qos;
+    bool retained;
+    uint16_t payload_len;
+    char topic[MSG_TOPIC_LEN];
+    char payload[MSG_PAYLOAD_LEN];
+};
+
+#endif

@@ -1,0 +1,33 @@
+/*
+ * payload: the MQTT wire contract, encoded with cJSON. Pure: no I/O, no logging.
+ *
+ * Every JSON tree is built, printed and freed inside this module; callers get bytes in a
+ * buffer they own. The alarm event payload (schema 1) is documented in docs/mqtt.md.
+ */
+#ifndef PG_PAYLOAD_H
+#define PG_PAYLOAD_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "msg.h"
+
+#define PAYLOAD_SCHEMA 1
+
+/*
+ * Write the topic of an alarm event for point into buf: "<prefix>/alarm/<point id>".
+ * Returns its length, or -ENOSPC if it does not fit.
+ */
+int payload_alarm_topic(const struct config *cfg, size_t point, char *buf, size_t len);
+
+/* Write the status topic "<prefix>/status". Returns its length or -ENOSPC. */
+int payload_status_topic(const struct config *cfg, char *buf, size_t len);
+
+/*
+ * Encode an alarm event as compact JSON into buf (not NUL-terminated in the count).
+ * Returns the length, -ENOSPC if it does not fit, or -ENOMEM.
+ */
+int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, char *buf,
+                        size_t len);
+
+#endif

@@ -1,0 +1,412 @@
+#include "store.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+
+/* XX(field name, SQL) — one prepared statement each, prepared once at open. */
+#define STORE_STMT_MAP(XX)                                                               \
+    XX(begin, "BEGIN IMMEDIATE")                                                         \
+    XX(commit, "COMMIT")                                                                 \
+    XX(rollback, "ROLLBACK")                                                             \
+    XX(sync_full, "PRAGMA synchronous=FULL")                                             \
+    XX(sync_normal, "PRAGMA synchronous=NORMAL")                                         \
+    XX(last_seq, "SELECT coalesce(max(seq), 0) FROM events")                             \
+    XX(add_reading, "INSERT INTO readings(point, t_ms, value, quality, raw) "            \
+                    "VALUES (?1, ?2, ?3, ?4, ?5)")                                        \
+    XX(add_event, "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "   \
+                  "deadband, t_ms, mono_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
+    XX(add_outbox, "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq) " \
+                   "VALUES (?1, ?2, ?3, 0, ?4, ?5)")                                     \
+    XX(delivered, "UPDATE outbox SET delivered_ms = ?2 "                                 \
+                  "WHERE id = ?1 AND delivered_ms IS NULL")                              \
+    XX(outbox_next, "SELECT id, topic, payload, qos, retained FROM outbox "              \
+                    "WHERE id > ?1 AND delivered_ms IS NULL ORDER BY id LIMIT 1")
+
+struct store {
+    sqlite3 *db;
+    int64_t *point_rowid; /* config point index -> points.id */
+    size_t n_points;
+    bool durable; /* synchronous setting currently in force */
+#define STORE_STMT_FIELD(name, sql) sqlite3_stmt *name;
+    STORE_STMT_MAP(STORE_STMT_FIELD)
+#undef STORE_STMT_FIELD
+};
+
+static const char *const store_schema_v1 =
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+    "CREATE TABLE points(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE qualities(code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+    "CREATE TABLE readings(point INTEGER NOT NULL REFERENCES points(id),"
+    " t_ms INTEGER NOT NULL, value REAL, quality INTEGER NOT NULL, raw INTEGER);"
+    "CREATE INDEX readings_point_t ON readings(point, t_ms);"
+    "CREATE TABLE events(seq INTEGER PRIMARY KEY, point INTEGER NOT NULL"
+    " REFERENCES points(id), kind TEXT NOT NULL, limit_name TEXT NOT NULL,"
+    " value REAL NOT NULL, setpoint REAL NOT NULL, deadband REAL NOT NULL,"
+    " t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+    " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"
+    " created_ms INTEGER NOT NULL, seq INTEGER, delivered_ms INTEGER);"
+    "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ms IS NULL;"
+    "CREATE VIEW event_log AS SELECT e.seq, p.name AS point, e.kind, e.limit_name,"
+    " e.value, e.setpoint, e.deadband, e.t_ms FROM events e JOIN points p"
+    " ON p.id = e.point;";
+
+static int errno_of(int rc)
+{
+    switch (rc & 0xff) {
+    case SQLITE_OK:
+    case SQLITE_ROW:
+    case SQLITE_DONE:
+        return 0;
+    case SQLITE_FULL:
+        return -ENOSPC;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+        return -EBUSY;
+    case SQLITE_NOMEM:
+        return -ENOMEM;
+    case SQLITE_READONLY:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+        return -EACCES;
+    case SQLITE_CANTOPEN:
+        return -ENOENT;
+    case SQLITE_CONSTRAINT:
+        return -EEXIST;
+    case SQLITE_MISUSE:
+    case SQLITE_RANGE:
+        return -EINVAL;
+    default:
+        return -EIO;
+    }
+}
+
+/* Run a statement that returns no rows, then reset it for the next use. */
+static int step_done(struct store *st, sqlite3_stmt *s, const char *what)
+{
+    int rc = sqlite3_step(s);
+
+    (void)sqlite3_reset(s);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+        log_error("store: %s: %s", what, sqlite3_errmsg(st->db));
+        return errno_of(rc);
+    }
+    return 0;
+}
+
+static int exec(struct store *st, const char *sql)
+{
+    char *msg = NULL;
+    int rc = sqlite3_exec(st->db, sql, NULL, NULL, &msg);
+
+    if (rc != SQLITE_OK) {
+        log_error("store: %s: %s", sql, msg != NULL ? msg : sqlite3_errstr(rc));
+        sqlite3_free(msg);
+        return errno_of(rc);
+    }
+    return 0;
+}
+
+static int pragma_int(struct store *st, const char *sql, int64_t *out)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, NULL);
+
+    if (rc == SQLITE_OK) {
+        rc = sqlite3_step(s);
+        if (rc == SQLITE_ROW) {
+            *out = sqlite3_column_int64(s, 0);
+            rc = SQLITE_OK;
+        }
+    }
+    (void)sqlite3_finalize(s);
+    if (rc != SQLITE_OK) {
+        log_error("store: %s: %s", sql, sqlite3_errmsg(st->db));
+        return errno_of(rc);
+    }
+    return 0;
+}
+
+static int migrate(struct store *st)
+{
+    int64_t version = 0;
+    int rc;
+
+    rc = pragma_int(st, "PRAGMA user_version", &version);
+    if (rc < 0)
+        return rc;
+    if (version == STORE_SCHEMA_VERSION)
+        return 0;
+    if (version > STORE_SCHEMA_VERSION) {
+        log_error("store: schema version %lld is newer than this parkguard understands (%d);"
+                  " refusing to touch it",
+                  (long long)version, STORE_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    /* Version 0 is a new file. Later versions add steps here, each in its own transaction. */
+    rc = exec(st, "BEGIN IMMEDIATE");
+    if (rc < 0)
+        return rc;
+    rc = exec(st, store_schema_v1);
+    for (unsigned q = 0; rc == 0 && q < MSG_Q_COUNT; q++) {
+        char sql[128];
+
+        (void)snprintf(sql, sizeof(sql), "INSERT INTO qualities VALUES (%u, '%s')", q,
+                       msg_quality_name(q));
+        rc = exec(st, sql);
+    }
+    if (rc == 0)
+        rc = exec(st, "PRAGMA user_version = 1");
+    if (rc == 0)
+        rc = exec(st, "COMMIT");
+    if (rc < 0)
+        (void)exec(st, "ROLLBACK");
+    return rc;
+}
+
+static int register_points(struct store *st, const struct config *cfg)
+{
+    sqlite3_stmt *ins = NULL, *sel = NULL;
+    int rc;
+
+    st->point_rowid = calloc(cfg->n_points ? cfg->n_points : 1, sizeof(*st->point_rowid));
+    if (st->point_rowid == NULL)
+        return -ENOMEM;
+    st->n_points = cfg->n_points;
+    rc = sqlite3_prepare_v2(st->db, "INSERT OR IGNORE INTO points(name) VALUES (?1)", -1,
+                            &ins, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(st->db, "SELECT id FROM points WHERE name = ?1", -1, &sel,
+                                NULL);
+    if (rc != SQLITE_OK)
+        goto out;
+    for (size_t i = 0; i < cfg->n_points; i++) {
+        (void)sqlite3_bind_text(ins, 1, cfg->points[i].id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(ins);
+        (void)sqlite3_reset(ins);
+        if (rc != SQLITE_DONE)
+            goto out;
+        (void)sqlite3_bind_text(sel, 1, cfg->points[i].id, -1, SQLITE_STATIC);
+        rc = sqlite3_step(sel);
+        if (rc != SQLITE_ROW) {
+            (void)sqlite3_reset(sel);
+            goto out;
+        }
+        st->point_rowid[i] = sqlite3_column_int64(sel, 0);
+        (void)sqlite3_reset(sel);
+    }
+    rc = SQLITE_OK;
+out:
+    if (rc != SQLITE_OK)
+        log_error("store: registering points: %s", sqlite3_errmsg(st->db));
+    (void)sqlite3_finalize(ins);
+    (void)sqlite3_finalize(sel);
+    return errno_of(rc);
+}
+
+int store_open(const char *path, const struct config *cfg, struct store **out)
+{
+    struct store *st;
+    int rc;
+
+    *out = NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return -ENOMEM;
+    /*
+     * FULLMUTEX costs nothing measurable here and protects us if a future change ever
+     * lets a second thread near the handle by mistake; NOFOLLOW refuses a symlinked path.
+     */
+    rc = sqlite3_open_v2(path, &st->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                             SQLITE_OPEN_FULLMUTEX | SQLITE_OPEN_NOFOLLOW,
+                         NULL);
+    if (rc != SQLITE_OK) {
+        log_error("store: cannot open %s: %s", path,
+                  st->db != NULL ? sqlite3_errmsg(st->db) : sqlite3_errstr(rc));
+        rc = errno_of(rc);
+        goto fail;
+    }
+    (void)sqlite3_extended_result_codes(st->db, 1);
+    /* A checkpoint or a backup may hold the file briefly; wait rather than fail. */
+    (void)sqlite3_busy_timeout(st->db, 2000);
+    rc = exec(st, "PRAGMA journal_mode=WAL");
+    if (rc == 0)
+        rc = exec(st, "PRAGMA synchronous=FULL");
+    if (rc == 0)
+        rc = exec(st, "PRAGMA foreign_keys=ON");
+    if (rc == 0)
+        rc = migrate(st);
+    if (rc == 0)
+        rc = register_points(st, cfg);
+    if (rc < 0)
+        goto fail;
+    st->durable = true;
+
+#define STORE_STMT_PREPARE(name, sql)                                                    \
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->name, NULL) != \
+        SQLITE_OK) {                                                                     \
+        log_error("store: preparing %s: %s", #name, sqlite3_errmsg(st->db));             \
+        rc = -EIO;                                                                       \
+        goto fail;                                                                       \
+    }
+    STORE_STMT_MAP(STORE_STMT_PREPARE)
+#undef STORE_STMT_PREPARE
+
+    *out = st;
+    return 0;
+
+fail:
+    store_close(st);
+    return rc;
+}
+
+void store_close(struct store *st)
+{
+    if (st == NULL)
+        return;
+#define STORE_STMT_FINALIZE(name, sql) (void)sqlite3_finalize(st->name);
+    STORE_STMT_MAP(STORE_STMT_FINALIZE)
+#undef STORE_STMT_FINALIZE
+    if (st->db != NULL && sqlite3_close(st->db) != SQLITE_OK)
+        log_error("store: close: %s", sqlite3_errmsg(st->db));
+    free(st->point_rowid);
+    free(st);
+}
+
+int store_last_seq(struct store *st, uint64_t *seq)
+{
+    int rc = sqlite3_step(st->last_seq);
+
+    if (rc == SQLITE_ROW)
+        *seq = (uint64_t)sqlite3_column_int64(st->last_seq, 0);
+    (void)sqlite3_reset(st->last_seq);
+    if (rc != SQLITE_ROW) {
+        log_error("store: reading last sequence number: %s", sqlite3_errmsg(st->db));
+        return errno_of(rc);
+    }
+    return 0;
+}
+
+int store_begin(struct store *st, bool durable)
+{
+    int rc;
+
+    /* synchronous is per connection and cannot change inside a transaction. */
+    if (durable != st->durable) {
+        rc = step_done(st, durable ? st->sync_full : st->sync_normal, "synchronous");
+        if (rc < 0)
+            return rc;
+        st->durable = durable;
+    }
+    return step_done(st, st->begin, "begin");
+}
+
+int store_commit(struct store *st)
+{
+    return step_done(st, st->commit, "commit");
+}
+
+void store_rollback(struct store *st)
+{
+    /* After some errors SQLite has already rolled back; that is not a new failure. */
+    if (!sqlite3_get_autocommit(st->db))
+        (void)step_done(st, st->rollback, "rollback");
+}
+
+int store_add_reading(struct store *st, const struct msg_sample *s)
+{
+    sqlite3_stmt *q = st->add_reading;
+
+    if (s->point >= st->n_points)
+        return -EINVAL;
+    (void)sqlite3_bind_int64(q, 1, st->point_rowid[s->point]);
+    (void)sqlite3_bind_int64(q, 2, s->utc_ms);
+    if (s->quality == MSG_Q_GOOD)
+        (void)sqlite3_bind_double(q, 3, s->value);
+    else
+        (void)sqlite3_bind_null(q, 3); /* a bad sample has no value, not a zero */
+    (void)sqlite3_bind_int(q, 4, s->quality);
+    (void)sqlite3_bind_int(q, 5, s->raw);
+    return step_done(st, q, "add reading");
+}
+
+int store_add_event(struct store *st, const struct msg_event *ev, const char *topic,
+                    const char *payload, size_t payload_len, int qos)
+{
+    sqlite3_stmt *q = st->add_event;
+    int rc;
+
+    if (ev->point >= st->n_points)
+        return -EINVAL;
+    (void)sqlite3_bind_int64(q, 1, (int64_t)ev->seq);
+    (void)sqlite3_bind_int64(q, 2, st->point_rowid[ev->point]);
+    (void)sqlite3_bind_text(q, 3, ev->kind == MSG_EVENT_ACTIVATED ? "activated" : "cleared",
+                            -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 4, "high", -1, SQLITE_STATIC);
+    (void)sqlite3_bind_double(q, 5, ev->value);
+    (void)sqlite3_bind_double(q, 6, ev->setpoint);
+    (void)sqlite3_bind_double(q, 7, ev->deadband);
+    (void)sqlite3_bind_int64(q, 8, ev->utc_ms);
+    (void)sqlite3_bind_int64(q, 9, ev->mono_ns);
+    rc = step_done(st, q, "add event");
+    if (rc < 0)
+        return rc;
+
+    q = st->add_outbox;
+    (void)sqlite3_bind_text(q, 1, topic, -1, SQLITE_STATIC);
+    (void)sqlite3_bind_blob(q, 2, payload, (int)payload_len, SQLITE_STATIC);
+    (void)sqlite3_bind_int(q, 3, qos);
+    (void)sqlite3_bind_int64(q, 4, ev->utc_ms);
+    (void)sqlite3_bind_int64(q, 5, (int64_t)ev->seq);
+    return step_done(st, q, "add outbox row");
+}
+
+int store_mark_delivered(struct store *st, int64_t id, int64_t utc_ms)
+{
+    (void)sqlite3_bind_int64(st->delivered, 1, id);
+    (void)sqlite3_bind_int64(st->delivered, 2, utc_ms);
+    return step_done(st, st->delivered, "mark delivered");
+}
+
+int store_outbox_next(struct store *st, int64_t after_id, struct msg_outbox *out)
+{
+    sqlite3_stmt *q = st->outbox_next;
+    const void *blob;
+    const unsigned char *topic;
+    int rc, len;
+
+    (void)sqlite3_bind_int64(q, 1, after_id);
+    rc = sqlite3_step(q);
+    if (rc == SQLITE_DONE) {
+        (void)sqlite3_reset(q);
+        return 0;
+    }
+    if (rc != SQLITE_ROW) {
+        log_error("store: reading outbox: %s", sqlite3_errmsg(st->db));
+        (void)sqlite3_reset(q);
+        return errno_of(rc);
+    }
+    memset(out, 0, sizeof(*out));
+    out->id = sqlite3_column_int64(q, 0);
+    topic = sqlite3_column_text(q, 1);
+    blob = sqlite3_column_blob(q, 2);
+    len = sqlite3_column_bytes(q, 2);
+    out->qos = (uint8_t)sqlite3_column_int(q, 3);
+    out->retained = sqlite3_column_int(q, 4) != 0;
+    if (topic != NULL)
+        (void)snprintf(out->topic, sizeof(out->topic), "%s", (const char *)topic);
+    if (len < 0 || (size_t)len > sizeof(out->payload))
+        len = 0; /* cannot happen: the recorder never stores a longer payload */
+    if (len > 0 && blob != NULL)
+        memcpy(out->payload, blob, (size_t)len);
+    out->payload_len = (uint16_t)len;
+    (void)sqlite3_reset(q);
+    return 1;
+}
