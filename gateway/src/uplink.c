@@ -56,6 +56,7 @@ struct completion {
     } what;
     MQTTAsync_token token;
     int code;
+    char text[96]; /* Paho's message, copied: its buffer dies with the callback */
 };
 
 struct uplink {
@@ -133,6 +134,10 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
 {
     struct completion c = {.what = DONE_CONNECT_FAIL, .code = r != NULL ? r->code : -1};
 
+    if (r != NULL && r->message != NULL)
+        (void)snprintf(c.text, sizeof(c.text), "%s", r->message);
+    else if (r != NULL && r->reasonCode != 0)
+        (void)snprintf(c.text, sizeof(c.text), "%s", MQTTReasonCode_toString(r->reasonCode));
     post(ctx, &c);
 }
 
@@ -325,7 +330,7 @@ static void handle(struct uplink *up, const struct completion *c)
             up->status_pending = true;
         break;
     case DONE_CONNECT_FAIL:
-        link_down(up, MQTTAsync_strerror(c->code), c->code);
+        link_down(up, c->text[0] != '\0' ? c->text : MQTTAsync_strerror(c->code), c->code);
         break;
     case DONE_LOST:
         link_down(up, "connection lost", 0);
