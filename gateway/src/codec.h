@@ -1,7 +1,8 @@
 /*
  * codec: register words to engineering values, as a pure function of the point's config.
  *
- * No I/O and no logging. The acquisition engine extends it to 32-bit types and word orders.
+ * No I/O and no logging. The acquisition engine extends it to 32-bit types and word
+ * orders.
  */
 #ifndef PG_CODEC_H
 #define PG_CODEC_H

@@ -1,11 +1,11 @@
 /*
  * fieldbus: one Modbus link (for now a Modbus TCP endpoint) owned by exactly one thread.
  *
- * This is the only module that calls libmodbus. libmodbus reports errors as -1 plus errno,
- * and Modbus exceptions as errno values above MODBUS_ENOBASE; both are converted here, at
- * the one call site, into negative errno values and an exception code, so nothing above
- * this module ever reads errno. A libmodbus context is not thread-safe: a struct fieldbus
- * must only ever be used by the poller thread that owns it.
+ * This is the only module that calls libmodbus. libmodbus reports errors as -1 plus
+ * errno, and Modbus exceptions as errno values above MODBUS_ENOBASE; both are converted
+ * here, at the one call site, into negative errno values and an exception code, so
+ * nothing above this module ever reads errno. A libmodbus context is not thread-safe: a
+ * struct fieldbus must only ever be used by the poller thread that owns it.
  */
 #ifndef PG_FIELDBUS_H
 #define PG_FIELDBUS_H

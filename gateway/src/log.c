@@ -35,8 +35,9 @@ static void log_vline(enum log_level level, const char *fmt, va_list ap)
     (void)clock_gettime(CLOCK_REALTIME, &ts);
     (void)gmtime_r(&ts.tv_sec, &tm);
     n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
-    rc = snprintf(line + n, sizeof(line) - n, ".%03ldZ %s[%ld]: %s: ", ts.tv_nsec / 1000000L,
-                  log_progname, (long)getpid(), level_names[level]);
+    rc = snprintf(line + n, sizeof(line) - n,
+                  ".%03ldZ %s[%ld]: %s: ", ts.tv_nsec / 1000000L, log_progname,
+                  (long)getpid(), level_names[level]);
     if (rc > 0)
         n += (size_t)rc < sizeof(line) - n ? (size_t)rc : sizeof(line) - n - 1;
     rc = vsnprintf(line + n, sizeof(line) - n, fmt, ap);

@@ -3,8 +3,8 @@
  *
  * The vocabulary follows OpenBSD's log.h: fatal() for states the daemon cannot survive,
  * log_warn() for trouble it survives (say what happens next: "retrying in 5 s"),
- * log_info() for milestones and log_debug() for detail. Each line is written with a single
- * write(2), so lines from different threads never interleave.
+ * log_info() for milestones and log_debug() for detail. Each line is written with a
+ * single write(2), so lines from different threads never interleave.
  *
  * Never call these from the real-time loop or from a pure module: formatting and writing
  * can block. The RT loop counts what went wrong, and a non-RT thread logs the counts.
@@ -30,7 +30,8 @@ void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Log at error level and exit(1). For start-up failures a safety daemon must not limp past. */
+/* Log at error level and exit(1). For start-up failures a safety daemon must not limp
+ * past. */
 void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 #endif

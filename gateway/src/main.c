@@ -1,11 +1,12 @@
 /*
  * parkguard: the gateway daemon's entry point.
  *
- * main() is the only place that starts and stops modules. It loads and validates the whole
- * config before anything starts (no half-configured start), brings the threads up in
- * dependency order (recorder, uplink, real-time loop, pollers), waits for SIGTERM/SIGINT,
- * and takes them down in the reverse order so that every sample already read becomes a
- * stored reading, every event a stored and (if the broker is reachable) published alarm.
+ * main() is the only place that starts and stops modules. It loads and validates the
+ * whole config before anything starts (no half-configured start), brings the threads up
+ * in dependency order (recorder, uplink, real-time loop, pollers), waits for
+ * SIGTERM/SIGINT, and takes them down in the reverse order so that every sample already
+ * read becomes a stored reading, every event a stored and (if the broker is reachable)
+ * published alarm.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -85,13 +86,15 @@ static void lock_memory(void)
     /* One arena per thread would lock 64 MiB of reservation each under MCL_FUTURE. */
     (void)mallopt(M_ARENA_MAX, 2);
 #ifdef PG_ASAN
-    log_warn("memory locking skipped: AddressSanitizer build (its shadow memory cannot be "
-             "locked)");
+    log_warn(
+        "memory locking skipped: AddressSanitizer build (its shadow memory cannot be "
+        "locked)");
 #else
     if (mlockall(MCL_CURRENT | MCL_FUTURE) != 0)
-        log_warn("mlockall refused (%s): memory is not locked; the real-time loop may see "
-                 "page-fault latency",
-                 strerror(errno));
+        log_warn(
+            "mlockall refused (%s): memory is not locked; the real-time loop may see "
+            "page-fault latency",
+            strerror(errno));
 #endif
 }
 
@@ -119,8 +122,8 @@ static int daemon_start(struct daemon *d)
     if (d->sample_rings == NULL || d->pollers == NULL)
         return -ENOMEM;
     for (size_t b = 0; b < cfg->n_buses; b++) {
-        d->sample_rings[b] = ring_new(sizeof(struct msg_sample),
-                                      pow2_at_least(4 * cfg->n_points, 1024));
+        d->sample_rings[b] =
+            ring_new(sizeof(struct msg_sample), pow2_at_least(4 * cfg->n_points, 1024));
         if (d->sample_rings[b] == NULL)
             return -ENOMEM;
     }
@@ -129,7 +132,8 @@ static int daemon_start(struct daemon *d)
      * behind, the loop holds samples back instead of dropping an event (see rtloop.h).
      */
     d->events = ring_new(sizeof(struct msg_event), 4096);
-    d->readings = ring_new(sizeof(struct msg_sample), pow2_at_least(8 * cfg->n_points, 4096));
+    d->readings =
+        ring_new(sizeof(struct msg_sample), pow2_at_least(8 * cfg->n_points, 4096));
     d->outbox = ring_new(sizeof(struct msg_outbox), 64);
     d->acks = ring_new(sizeof(int64_t), 256);
     if (d->events == NULL || d->readings == NULL || d->outbox == NULL || d->acks == NULL)
@@ -160,9 +164,10 @@ static int daemon_start(struct daemon *d)
         return rc;
     }
     if (!fifo)
-        log_warn("SCHED_FIFO priority %d refused: the real-time loop runs at normal "
-                 "priority (grant CAP_SYS_NICE or an rtprio limit for real-time guarantees)",
-                 cfg->rt.priority);
+        log_warn(
+            "SCHED_FIFO priority %d refused: the real-time loop runs at normal "
+            "priority (grant CAP_SYS_NICE or an rtprio limit for real-time guarantees)",
+            cfg->rt.priority);
     if (cfg->rt.cpu >= 0 && !pinned)
         log_warn("could not pin the real-time loop to CPU %d", cfg->rt.cpu);
     for (size_t b = 0; b < cfg->n_buses; b++) {
@@ -208,15 +213,17 @@ static void daemon_stop(struct daemon *d)
         rtloop_stats(d->rt, &rs);
         recorder_stats(d->rec, &rcs);
         uplink_stats(d->up, &us);
-        log_info("rt loop: %llu cycles, %llu overruns, max lateness %lld us, max cycle %lld "
-                 "us, %llu samples, %llu events, %llu readings dropped",
-                 (unsigned long long)rs.cycles, (unsigned long long)rs.overruns,
-                 (long long)(rs.max_late_ns / 1000), (long long)(rs.max_exec_ns / 1000),
-                 (unsigned long long)rs.samples, (unsigned long long)rs.events,
-                 (unsigned long long)rs.readings_dropped);
-        log_info("recorder: %llu events, %llu readings, %llu delivered, %llu write errors",
-                 (unsigned long long)rcs.events, (unsigned long long)rcs.readings,
-                 (unsigned long long)rcs.delivered, (unsigned long long)rcs.write_errors);
+        log_info(
+            "rt loop: %llu cycles, %llu overruns, max lateness %lld us, max cycle %lld "
+            "us, %llu samples, %llu events, %llu readings dropped",
+            (unsigned long long)rs.cycles, (unsigned long long)rs.overruns,
+            (long long)(rs.max_late_ns / 1000), (long long)(rs.max_exec_ns / 1000),
+            (unsigned long long)rs.samples, (unsigned long long)rs.events,
+            (unsigned long long)rs.readings_dropped);
+        log_info(
+            "recorder: %llu events, %llu readings, %llu delivered, %llu write errors",
+            (unsigned long long)rcs.events, (unsigned long long)rcs.readings,
+            (unsigned long long)rcs.delivered, (unsigned long long)rcs.write_errors);
         log_info("uplink: %llu connects, %llu published, %llu resent",
                  (unsigned long long)us.connects, (unsigned long long)us.published,
                  (unsigned long long)us.resent);
@@ -315,8 +322,9 @@ int main(int argc, char **argv)
             if (sigwait(&sigs, &sig) != 0)
                 continue;
             if (sig == SIGHUP) {
-                log_warn("SIGHUP: configuration reload is not supported; restart to apply a "
-                         "changed configuration");
+                log_warn(
+                    "SIGHUP: configuration reload is not supported; restart to apply a "
+                    "changed configuration");
                 continue;
             }
             log_info("%s received: stopping", sig == SIGTERM ? "SIGTERM" : "SIGINT");

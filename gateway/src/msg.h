@@ -1,9 +1,9 @@
 /*
  * msg: the fixed-size messages that travel through parkguard's rings.
  *
- * Each struct is copied by value into a ring slot, so none holds a pointer: a message must
- * mean the same thing after its producer has moved on. Sizes are fixed at compile time
- * because the rings preallocate their slots.
+ * Each struct is copied by value into a ring slot, so none holds a pointer: a message
+ * must mean the same thing after its producer has moved on. Sizes are fixed at compile
+ * time because the rings preallocate their slots.
  */
 #ifndef PG_MSG_H
 #define PG_MSG_H
@@ -62,15 +62,15 @@ enum msg_limit {
 
 /* An alarm transition: RT loop -> recorder. Never dropped (see rtloop.h). */
 struct msg_event {
-    uint64_t seq;     /* per-gateway, strictly increasing, survives restarts */
-    uint32_t point;   /* index into config.points */
-    uint8_t kind;     /* enum msg_event_kind */
-    uint8_t limit;    /* enum msg_limit */
-    double value;     /* the value that caused the transition */
+    uint64_t seq;   /* per-gateway, strictly increasing, survives restarts */
+    uint32_t point; /* index into config.points */
+    uint8_t kind;   /* enum msg_event_kind */
+    uint8_t limit;  /* enum msg_limit */
+    double value;   /* the value that caused the transition */
     double setpoint;
     double deadband;
-    int64_t mono_ns;  /* CLOCK_MONOTONIC of the deciding sample */
-    int64_t utc_ms;   /* wall clock of the deciding sample */
+    int64_t mono_ns; /* CLOCK_MONOTONIC of the deciding sample */
+    int64_t utc_ms;  /* wall clock of the deciding sample */
 };
 
 #define MSG_TOPIC_LEN   192

@@ -14,9 +14,9 @@ static int fit(int n, size_t len)
 
 int payload_alarm_topic(const struct config *cfg, size_t point, char *buf, size_t len)
 {
-    return fit(snprintf(buf, len, "%s/alarm/%s", cfg->mqtt.topic_prefix,
-                        cfg->points[point].id),
-               len);
+    return fit(
+        snprintf(buf, len, "%s/alarm/%s", cfg->mqtt.topic_prefix, cfg->points[point].id),
+        len);
 }
 
 int payload_status_topic(const struct config *cfg, char *buf, size_t len)
@@ -59,9 +59,9 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
         cJSON_AddStringToObject(o, "device", cfg->devices[pt->device].id) == NULL ||
         cJSON_AddStringToObject(o, "area", cfg->areas[pt->area].id) == NULL ||
         cJSON_AddStringToObject(o, "limit", "high") == NULL ||
-        cJSON_AddStringToObject(o, "event", ev->kind == MSG_EVENT_ACTIVATED ? "activated"
-                                                                            : "cleared") ==
-            NULL ||
+        cJSON_AddStringToObject(o, "event",
+                                ev->kind == MSG_EVENT_ACTIVATED ? "activated"
+                                                                : "cleared") == NULL ||
         cJSON_AddBoolToObject(o, "active", ev->kind == MSG_EVENT_ACTIVATED) == NULL ||
         cJSON_AddNumberToObject(o, "value", ev->value) == NULL ||
         cJSON_AddNumberToObject(o, "setpoint", ev->setpoint) == NULL ||

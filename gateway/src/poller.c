@@ -161,8 +161,8 @@ struct poller *poller_new(const struct config *cfg, size_t bus, struct ring *sam
          * Spread first polls across each device's interval so that devices with equal
          * intervals do not all fire in the same instant and make the bus bursty.
          */
-        d->next_due_ns = now + (int64_t)d->cfg->poll_ms * PGTIME_NS_PER_MS *
-                                   (int64_t)k / (int64_t)p->n_devs;
+        d->next_due_ns = now + (int64_t)d->cfg->poll_ms * PGTIME_NS_PER_MS * (int64_t)k /
+                                   (int64_t)p->n_devs;
         plan_device(p, d, order);
         k++;
     }
@@ -211,9 +211,10 @@ static enum msg_quality quality_of(int rc)
     }
 }
 
-/* Every point of a device gets a sample of bad quality: silence is a fault, not a value. */
-static void push_bad_block(struct poller *p, const struct poll_block *b, enum msg_quality q,
-                           uint8_t exc, int64_t mono, int64_t utc)
+/* Every point of a device gets a sample of bad quality: silence is a fault, not a value.
+ */
+static void push_bad_block(struct poller *p, const struct poll_block *b,
+                           enum msg_quality q, uint8_t exc, int64_t mono, int64_t utc)
 {
     for (size_t r = 0; r < b->n_refs; r++) {
         struct msg_sample s = {
@@ -228,7 +229,8 @@ static void push_bad_block(struct poller *p, const struct poll_block *b, enum ms
     }
 }
 
-static void push_bad_device(struct poller *p, const struct poll_dev *d, enum msg_quality q)
+static void push_bad_device(struct poller *p, const struct poll_dev *d,
+                            enum msg_quality q)
 {
     int64_t mono = pgtime_mono_ns(), utc = pgtime_utc_ms();
 
@@ -283,9 +285,10 @@ static int poll_device(struct poller *p, struct poll_dev *d)
 
     if (last_err != 0 && !d->failing) {
         d->failing = true;
-        log_warn("bus %s: device %s (unit %u): read failed: %s; its points are marked bad "
-                 "until it answers again",
-                 p->bus->id, d->cfg->id, (unsigned)d->cfg->unit_id, strerror(-last_err));
+        log_warn(
+            "bus %s: device %s (unit %u): read failed: %s; its points are marked bad "
+            "until it answers again",
+            p->bus->id, d->cfg->id, (unsigned)d->cfg->unit_id, strerror(-last_err));
     } else if (last_err == 0 && d->failing) {
         d->failing = false;
         log_info("bus %s: device %s (unit %u) answers again", p->bus->id, d->cfg->id,
@@ -294,7 +297,8 @@ static int poll_device(struct poller *p, struct poll_dev *d)
     return fieldbus_connected(p->fb) ? 0 : (last_err != 0 ? last_err : -ENOTCONN);
 }
 
-/* Sleep until the monotonic deadline or until stop is requested. Returns false on stop. */
+/* Sleep until the monotonic deadline or until stop is requested. Returns false on stop.
+ */
 static bool sleep_until(struct poller *p, int64_t deadline_ns)
 {
     struct pollfd pfd = {.fd = p->stop_fd, .events = POLLIN};

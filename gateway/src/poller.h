@@ -10,8 +10,8 @@
  * reconnect_max_ms, without ever blocking another bus.
  *
  * Full-policy of the sample ring: a sample that does not fit is dropped and counted. The
- * loop drains the ring every cycle, so this only happens if the loop stalls; the next poll
- * brings a fresher value anyway.
+ * loop drains the ring every cycle, so this only happens if the loop stalls; the next
+ * poll brings a fresher value anyway.
  */
 #ifndef PG_POLLER_H
 #define PG_POLLER_H

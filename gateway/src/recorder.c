@@ -14,13 +14,13 @@
 #include "payload.h"
 #include "pgtime.h"
 
-#define REC_MAX_EVENTS   1024 /* events taken per transaction */
-#define REC_MAX_READINGS 8192 /* readings buffered in memory */
-#define REC_MAX_ACKS     1024
+#define REC_MAX_EVENTS     1024 /* events taken per transaction */
+#define REC_MAX_READINGS   8192 /* readings buffered in memory */
+#define REC_MAX_ACKS       1024
 #define REC_FLUSH_READINGS 2048
 /* Group commit: readings wait at most this long, so a power cut loses at most ~1 s. */
 #define REC_READINGS_PERIOD_NS PGTIME_NS_PER_S
-#define REC_RETRY_NS (PGTIME_NS_PER_S)
+#define REC_RETRY_NS           (PGTIME_NS_PER_S)
 
 struct recorder {
     const struct config *cfg;
@@ -54,9 +54,10 @@ struct recorder {
     _Atomic uint64_t n_events, n_readings, n_dropped, n_delivered, n_errors;
 };
 
-struct recorder *recorder_new(const struct config *cfg, struct store *st, struct ring *events,
-                              struct ring *readings, struct ring *outbox, struct ring *acks,
-                              int wake_fd, void (*notify)(void *), void *notify_arg)
+struct recorder *recorder_new(const struct config *cfg, struct store *st,
+                              struct ring *events, struct ring *readings,
+                              struct ring *outbox, struct ring *acks, int wake_fd,
+                              void (*notify)(void *), void *notify_arg)
 {
     struct recorder *rec = calloc(1, sizeof(*rec));
 
@@ -86,7 +87,8 @@ void recorder_free(struct recorder *rec)
     free(rec);
 }
 
-/* Move what the rings hold into the recorder's uncommitted batch, as far as it has room. */
+/* Move what the rings hold into the recorder's uncommitted batch, as far as it has room.
+ */
 static void collect(struct recorder *rec)
 {
     struct msg_sample s;
@@ -125,8 +127,8 @@ static int commit(struct recorder *rec, bool force)
     int64_t now = pgtime_mono_ns();
     bool durable = rec->n_ev != 0 || rec->n_ack != 0;
     bool readings_due = rec->n_rd >= REC_FLUSH_READINGS ||
-                        (rec->n_rd != 0 &&
-                         (force || now - rec->last_readings_flush >= REC_READINGS_PERIOD_NS));
+                        (rec->n_rd != 0 && (force || now - rec->last_readings_flush >=
+                                                         REC_READINGS_PERIOD_NS));
     int64_t utc = pgtime_utc_ms();
     int rc;
 
@@ -186,9 +188,10 @@ static void pass(struct recorder *rec, bool force)
     if (rc < 0) {
         atomic_fetch_add(&rec->n_errors, 1);
         if (!rec->failing)
-            log_error("recorder: write failed: %s; keeping %zu events and %zu readings in "
-                      "memory and retrying every second",
-                      strerror(-rc), rec->n_ev, rec->n_rd);
+            log_error(
+                "recorder: write failed: %s; keeping %zu events and %zu readings in "
+                "memory and retrying every second",
+                strerror(-rc), rec->n_ev, rec->n_rd);
         rec->failing = true;
         rec->retry_at = now + REC_RETRY_NS;
         return;
@@ -241,8 +244,8 @@ static void *recorder_main(void *arg)
         (void)!read(rec->wake_fd, &v, sizeof(v));
     }
     if (rec->n_ev != 0 || rec->n_rd != 0)
-        log_error("recorder: stopping with %zu events and %zu readings unwritten", rec->n_ev,
-                  rec->n_rd);
+        log_error("recorder: stopping with %zu events and %zu readings unwritten",
+                  rec->n_ev, rec->n_rd);
     return NULL;
 }
 

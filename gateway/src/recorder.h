@@ -1,12 +1,12 @@
 /*
  * recorder: the one thread that writes the SQLite store.
  *
- * It takes alarm events and readings from the real-time loop and delivery reports from the
- * uplink, writes them in batched transactions, and feeds the uplink from the outbox table.
- * The outbox, not any in-memory queue, is the truth about what still has to reach the
- * broker: the recorder hands the uplink a window of undelivered rows through a ring and
- * marks a row delivered only when the uplink reports the broker's PUBACK. After a restart
- * every undelivered row is sent again, oldest first.
+ * It takes alarm events and readings from the real-time loop and delivery reports from
+ * the uplink, writes them in batched transactions, and feeds the uplink from the outbox
+ * table. The outbox, not any in-memory queue, is the truth about what still has to reach
+ * the broker: the recorder hands the uplink a window of undelivered rows through a ring
+ * and marks a row delivered only when the uplink reports the broker's PUBACK. After a
+ * restart every undelivered row is sent again, oldest first.
  *
  * Nothing is dropped on a write error (a full disk, an I/O error): events stay in the
  * recorder's memory and in the event ring, and the real-time loop holds back new samples
@@ -25,11 +25,11 @@
 struct recorder;
 
 struct recorder_stats {
-    uint64_t events;            /* events committed */
-    uint64_t readings;          /* readings committed */
-    uint64_t readings_dropped;  /* readings lost to a full buffer during write errors */
-    uint64_t delivered;         /* outbox rows marked delivered */
-    uint64_t write_errors;      /* failed transactions (each retried) */
+    uint64_t events;           /* events committed */
+    uint64_t readings;         /* readings committed */
+    uint64_t readings_dropped; /* readings lost to a full buffer during write errors */
+    uint64_t delivered;        /* outbox rows marked delivered */
+    uint64_t write_errors;     /* failed transactions (each retried) */
 };
 
 /*
@@ -38,16 +38,17 @@ struct recorder_stats {
  * delivered outbox ids it consumes. wake_fd is an eventfd others write to wake it.
  * notify(arg) is called after it pushed outbox rows (to wake the uplink).
  */
-struct recorder *recorder_new(const struct config *cfg, struct store *st, struct ring *events,
-                              struct ring *readings, struct ring *outbox, struct ring *acks,
-                              int wake_fd, void (*notify)(void *), void *notify_arg);
+struct recorder *recorder_new(const struct config *cfg, struct store *st,
+                              struct ring *events, struct ring *readings,
+                              struct ring *outbox, struct ring *acks, int wake_fd,
+                              void (*notify)(void *), void *notify_arg);
 
 int recorder_start(struct recorder *rec);
 
 /*
- * Wait until the recorder has completed a full pass that began after this call: everything
- * pushed to its rings before the call is then committed and handed to the uplink. Returns
- * 0 or -ETIMEDOUT.
+ * Wait until the recorder has completed a full pass that began after this call:
+ * everything pushed to its rings before the call is then committed and handed to the
+ * uplink. Returns 0 or -ETIMEDOUT.
  */
 int recorder_flush(struct recorder *rec, int timeout_ms);
 

@@ -72,7 +72,8 @@ bool ring_push(struct ring *r, const void *slot)
             return false;
     }
     memcpy(r->slots + (tail & r->mask) * r->slot_size, slot, r->slot_size);
-    /* Release: the slot's bytes become visible before the consumer can see the new tail. */
+    /* Release: the slot's bytes become visible before the consumer can see the new tail.
+     */
     atomic_store_explicit(&r->tail, tail + 1, memory_order_release);
     return true;
 }

@@ -3,8 +3,8 @@
  *
  * Every hand-off between parkguard's threads goes through one of these, so that no thread
  * ever waits on another: a poller never waits for the real-time loop, and the loop never
- * waits for SQLite or the broker. Exactly one thread may push and exactly one other thread
- * may pop; that is what makes plain acquire/release atomics enough.
+ * waits for SQLite or the broker. Exactly one thread may push and exactly one other
+ * thread may pop; that is what makes plain acquire/release atomics enough.
  *
  * Storage is allocated and touched once in ring_new(), so push and pop never allocate,
  * never fault a page in, and never make a system call: both are safe on the RT path.
@@ -42,7 +42,8 @@ const void *ring_peek(struct ring *r);
 /* Consumer: drop the slot ring_peek() returned. */
 void ring_drop(struct ring *r);
 
-/* Producer: how many pushes would succeed now (a lower bound; the consumer may free more). */
+/* Producer: how many pushes would succeed now (a lower bound; the consumer may free
+ * more). */
 size_t ring_space(struct ring *r);
 
 /* Either side: slots in use at this instant (approximate while the other side runs). */

@@ -13,8 +13,8 @@
 #include "pgtime.h"
 #include "rules.h"
 
-#define RTLOOP_STACK_SIZE    (256 * 1024)
-#define RTLOOP_STACK_TOUCH   (64 * 1024)
+#define RTLOOP_STACK_SIZE  (256 * 1024)
+#define RTLOOP_STACK_TOUCH (64 * 1024)
 /* The most events one sample can cause: one per limit of its point. */
 #define RTLOOP_EVENTS_PER_SAMPLE 1
 /* Bound one cycle's work so a flood of samples cannot stretch a cycle without limit. */
@@ -148,8 +148,8 @@ static bool evaluate(struct rtloop *rt, const struct msg_sample *s)
     st = &rt->points[s->point];
     /* A sample of bad quality is not a number; it can neither raise nor clear a limit. */
     if (s->quality == MSG_Q_GOOD && pt->high.enabled) {
-        bool now = rules_high(pt->high.setpoint, pt->high.deadband, st->high_active,
-                              s->value);
+        bool now =
+            rules_high(pt->high.setpoint, pt->high.deadband, st->high_active, s->value);
 
         if (now != st->high_active) {
             if (emit(rt, s, now ? MSG_EVENT_ACTIVATED : MSG_EVENT_CLEARED, &pt->high)) {
@@ -193,7 +193,8 @@ static void wake_recorder(struct rtloop *rt)
 {
     uint64_t one = 1;
 
-    /* Non-blocking eventfd: at worst EAGAIN when the counter is saturated, never a wait. */
+    /* Non-blocking eventfd: at worst EAGAIN when the counter is saturated, never a wait.
+     */
     if (rt->wake_fd >= 0)
         (void)!write(rt->wake_fd, &one, sizeof(one));
 }

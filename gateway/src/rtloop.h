@@ -12,11 +12,11 @@
  * through rings, plus one non-blocking eventfd write to wake the recorder when it emitted
  * an event.
  *
- * Full-policies. Events are never dropped: before taking a sample off a ring the loop makes
- * sure the event ring has room for every event that sample could cause, and if it has not,
- * the sample stays where it is until the recorder catches up (counted as backpressure).
- * Readings forwarded for the record are telemetry: one that does not fit is dropped and
- * counted.
+ * Full-policies. Events are never dropped: before taking a sample off a ring the loop
+ * makes sure the event ring has room for every event that sample could cause, and if it
+ * has not, the sample stays where it is until the recorder catches up (counted as
+ * backpressure). Readings forwarded for the record are telemetry: one that does not fit
+ * is dropped and counted.
  */
 #ifndef PG_RTLOOP_H
 #define PG_RTLOOP_H
@@ -28,16 +28,17 @@
 #include "config.h"
 #include "ring.h"
 
-#define RTLOOP_HIST_BUCKETS 24 /* lateness in log2 microseconds: [0,1), [1,2), [2,4) ... */
+#define RTLOOP_HIST_BUCKETS                                                              \
+    24 /* lateness in log2 microseconds: [0,1), [1,2), [2,4) ... */
 
 struct rtloop;
 
 struct rtloop_stats {
     uint64_t cycles;
-    uint64_t overruns;          /* cycles that ran past their period */
-    uint64_t missed;            /* whole periods skipped after an overrun */
-    int64_t max_late_ns;        /* worst wake-up lateness */
-    int64_t max_exec_ns;        /* worst cycle execution time */
+    uint64_t overruns;   /* cycles that ran past their period */
+    uint64_t missed;     /* whole periods skipped after an overrun */
+    int64_t max_late_ns; /* worst wake-up lateness */
+    int64_t max_exec_ns; /* worst cycle execution time */
     uint64_t late_hist[RTLOOP_HIST_BUCKETS];
     uint64_t samples;
     uint64_t events;
@@ -47,9 +48,9 @@ struct rtloop_stats {
 };
 
 /*
- * Create the loop. It reads the n_rings sample rings and writes events and readings (rings
- * it does not own); first_seq is the sequence number of the first event it will emit;
- * wake_fd is an eventfd it writes to after emitting events (or -1).
+ * Create the loop. It reads the n_rings sample rings and writes events and readings
+ * (rings it does not own); first_seq is the sequence number of the first event it will
+ * emit; wake_fd is an eventfd it writes to after emitting events (or -1).
  */
 struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_rings,
                           size_t n_rings, struct ring *events, struct ring *readings,
@@ -63,8 +64,8 @@ struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_r
 int rtloop_start(struct rtloop *rt, bool *fifo, bool *pinned);
 
 /*
- * Stop: the loop drains what the (already stopped) pollers left in the sample rings, emits
- * the resulting events, and exits; this waits for it.
+ * Stop: the loop drains what the (already stopped) pollers left in the sample rings,
+ * emits the resulting events, and exits; this waits for it.
  */
 void rtloop_stop(struct rtloop *rt);
 

@@ -1,8 +1,8 @@
 /*
  * rules: alarm conditions as pure functions of a value and the rule's previous state.
  *
- * No I/O, no clock, no logging and no allocation: the real-time loop calls these for every
- * changed point every cycle, and the tests drive them with tables.
+ * No I/O, no clock, no logging and no allocation: the real-time loop calls these for
+ * every changed point every cycle, and the tests drive them with tables.
  */
 #ifndef PG_RULES_H
 #define PG_RULES_H

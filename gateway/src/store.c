@@ -18,9 +18,10 @@
     XX(sync_normal, "PRAGMA synchronous=NORMAL")                                         \
     XX(last_seq, "SELECT coalesce(max(seq), 0) FROM events")                             \
     XX(add_reading, "INSERT INTO readings(point, t_ms, value, quality, raw) "            \
-                    "VALUES (?1, ?2, ?3, ?4, ?5)")                                        \
-    XX(add_event, "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "   \
-                  "deadband, t_ms, mono_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)") \
+                    "VALUES (?1, ?2, ?3, ?4, ?5)")                                       \
+    XX(add_event,                                                                        \
+       "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "              \
+       "deadband, t_ms, mono_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")           \
     XX(add_outbox, "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq) " \
                    "VALUES (?1, ?2, ?3, 0, ?4, ?5)")                                     \
     XX(delivered, "UPDATE outbox SET delivered_ms = ?2 "                                 \
@@ -144,12 +145,13 @@ static int migrate(struct store *st)
     if (version == STORE_SCHEMA_VERSION)
         return 0;
     if (version > STORE_SCHEMA_VERSION) {
-        log_error("store: schema version %lld is newer than this parkguard understands (%d);"
-                  " refusing to touch it",
-                  (long long)version, STORE_SCHEMA_VERSION);
+        log_error(
+            "store: schema version %lld is newer than this parkguard understands (%d);"
+            " refusing to touch it",
+            (long long)version, STORE_SCHEMA_VERSION);
         return -EPROTO;
     }
-    /* Version 0 is a new file. Later versions add steps here, each in its own transaction. */
+    /* Version 0 is a new file. Later versions add steps, each in its own transaction. */
     rc = exec(st, "BEGIN IMMEDIATE");
     if (rc < 0)
         return rc;
@@ -250,8 +252,8 @@ int store_open(const char *path, const struct config *cfg, struct store **out)
     st->durable = true;
 
 #define STORE_STMT_PREPARE(name, sql)                                                    \
-    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->name, NULL) != \
-        SQLITE_OK) {                                                                     \
+    if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st->name,        \
+                           NULL) != SQLITE_OK) {                                         \
         log_error("store: preparing %s: %s", #name, sqlite3_errmsg(st->db));             \
         rc = -EIO;                                                                       \
         goto fail;                                                                       \
@@ -347,8 +349,9 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
         return -EINVAL;
     (void)sqlite3_bind_int64(q, 1, (int64_t)ev->seq);
     (void)sqlite3_bind_int64(q, 2, st->point_rowid[ev->point]);
-    (void)sqlite3_bind_text(q, 3, ev->kind == MSG_EVENT_ACTIVATED ? "activated" : "cleared",
-                            -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 3,
+                            ev->kind == MSG_EVENT_ACTIVATED ? "activated" : "cleared", -1,
+                            SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 4, "high", -1, SQLITE_STATIC);
     (void)sqlite3_bind_double(q, 5, ev->value);
     (void)sqlite3_bind_double(q, 6, ev->setpoint);

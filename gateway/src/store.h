@@ -5,10 +5,10 @@
  * connection. That rules out the WAL-reset race that needs two connections writing or
  * checkpointing the same file, and means no statement ever waits on a lock.
  *
- * The file runs in WAL mode. Transactions that carry alarm events or delivery marks commit
- * with synchronous=FULL and survive a power cut; readings-only transactions commit with
- * NORMAL, which stays consistent but may lose the last batch on power loss. Because both
- * share one WAL, a FULL commit also makes every earlier NORMAL commit durable.
+ * The file runs in WAL mode. Transactions that carry alarm events or delivery marks
+ * commit with synchronous=FULL and survive a power cut; readings-only transactions commit
+ * with NORMAL, which stays consistent but may lose the last batch on power loss. Because
+ * both share one WAL, a FULL commit also makes every earlier NORMAL commit durable.
  *
  * Errors are negative errno values: -ENOSPC for a full disk, -EIO for I/O errors and
  * corruption, -EBUSY, -ENOMEM, -EINVAL for misuse. The store logs what SQLite said.
@@ -49,7 +49,8 @@ int store_add_reading(struct store *st, const struct msg_sample *s);
 
 /*
  * Inside a transaction: record an alarm event and queue its MQTT message in the outbox.
- * Both rows land in the same transaction, so an event is never stored without its message.
+ * Both rows land in the same transaction, so an event is never stored without its
+ * message.
  */
 int store_add_event(struct store *st, const struct msg_event *ev, const char *topic,
                     const char *payload, size_t payload_len, int qos);

@@ -19,7 +19,7 @@
  * Messages we keep in flight. Small on purpose: the outbox decides what is pending, not
  * Paho's memory, and a small window bounds what must be re-sent after a reconnect.
  */
-#define UPLINK_INFLIGHT   32
+#define UPLINK_INFLIGHT    32
 #define UPLINK_BACKOFF_MIN (500 * PGTIME_NS_PER_MS)
 #define UPLINK_BACKOFF_MAX (30 * PGTIME_NS_PER_S)
 #define UPLINK_COMPLETIONS 256
@@ -137,7 +137,8 @@ static void on_connect_fail(void *ctx, MQTTAsync_failureData5 *r)
     if (r != NULL && r->message != NULL)
         (void)snprintf(c.text, sizeof(c.text), "%s", r->message);
     else if (r != NULL && r->reasonCode != 0)
-        (void)snprintf(c.text, sizeof(c.text), "%s", MQTTReasonCode_toString(r->reasonCode));
+        (void)snprintf(c.text, sizeof(c.text), "%s",
+                       MQTTReasonCode_toString(r->reasonCode));
     post(ctx, &c);
 }
 
@@ -169,8 +170,8 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 
 /* ---- the uplink thread ---- */
 
-struct uplink *uplink_new(const struct config *cfg, struct ring *outbox, struct ring *acks,
-                          int ack_wake_fd)
+struct uplink *uplink_new(const struct config *cfg, struct ring *outbox,
+                          struct ring *acks, int ack_wake_fd)
 {
     MQTTAsync_createOptions copts = MQTTAsync_createOptions_initializer5;
     struct uplink *up = calloc(1, sizeof(*up));
@@ -292,16 +293,19 @@ static void link_down(struct uplink *up, const char *why, int code)
     int64_t now = pgtime_mono_ns();
 
     if (up->link == LINK_UP)
-        log_warn("uplink: connection to %s lost (%s); reconnecting", up->cfg->mqtt.uri, why);
+        log_warn("uplink: connection to %s lost (%s); reconnecting", up->cfg->mqtt.uri,
+                 why);
     else if (up->backoff_ns == UPLINK_BACKOFF_MIN)
-        log_warn("uplink: cannot connect to %s: %s (%d); retrying with backoff up to %lld s",
-                 up->cfg->mqtt.uri, why, code, (long long)(UPLINK_BACKOFF_MAX / PGTIME_NS_PER_S));
+        log_warn(
+            "uplink: cannot connect to %s: %s (%d); retrying with backoff up to %lld s",
+            up->cfg->mqtt.uri, why, code,
+            (long long)(UPLINK_BACKOFF_MAX / PGTIME_NS_PER_S));
     atomic_store(&up->connected, false);
     up->link = LINK_DOWN;
     requeue_all(up);
     up->retry_at = now + up->backoff_ns;
-    up->backoff_ns = up->backoff_ns * 2 > UPLINK_BACKOFF_MAX ? UPLINK_BACKOFF_MAX
-                                                             : up->backoff_ns * 2;
+    up->backoff_ns =
+        up->backoff_ns * 2 > UPLINK_BACKOFF_MAX ? UPLINK_BACKOFF_MAX : up->backoff_ns * 2;
 }
 
 static struct slot *slot_by_token(struct uplink *up, MQTTAsync_token t)
@@ -330,7 +334,8 @@ static void handle(struct uplink *up, const struct completion *c)
             up->status_pending = true;
         break;
     case DONE_CONNECT_FAIL:
-        link_down(up, c->text[0] != '\0' ? c->text : MQTTAsync_strerror(c->code), c->code);
+        link_down(up, c->text[0] != '\0' ? c->text : MQTTAsync_strerror(c->code),
+                  c->code);
         break;
     case DONE_LOST:
         link_down(up, "connection lost", 0);
@@ -436,7 +441,8 @@ static void say_goodbye(struct uplink *up)
     if (up->link == LINK_UP) {
         MQTTAsync_token t = 0;
 
-        if (send_msg(up, up->status_topic, "offline", 7, 1, true, &t) == MQTTASYNC_SUCCESS) {
+        if (send_msg(up, up->status_topic, "offline", 7, 1, true, &t) ==
+            MQTTASYNC_SUCCESS) {
             up->status_token = t;
             up->status_pending = true;
         }

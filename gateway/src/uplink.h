@@ -35,8 +35,8 @@ struct uplink_stats {
  * acks (int64_t outbox ids). ack_wake_fd is written after pushing acks (the recorder's
  * eventfd). Returns NULL with errno set.
  */
-struct uplink *uplink_new(const struct config *cfg, struct ring *outbox, struct ring *acks,
-                          int ack_wake_fd);
+struct uplink *uplink_new(const struct config *cfg, struct ring *outbox,
+                          struct ring *acks, int ack_wake_fd);
 
 int uplink_start(struct uplink *up);
 
