@@ -34,6 +34,9 @@
 #define CONFIG_MAX_DEVICES 1024
 #define CONFIG_MAX_POINTS  16384
 
+/* A config file larger than this is rejected unread (-EFBIG). */
+#define CONFIG_MAX_FILE_BYTES (4u * 1024u * 1024u)
+
 enum config_bus_kind {
     CONFIG_BUS_TCP,
 };
@@ -133,8 +136,9 @@ struct config {
 /*
  * Load and validate the config at path. On success returns 0 and stores a new config in
  * *out, which the caller releases with config_free(). On failure returns a negative errno
- * (-ENOENT/-EACCES/-EIO reading the file, -EINVAL for any content error, -ENOMEM), leaves
- * *out NULL and writes one line of text, without a trailing newline, into err.
+ * (-ENOENT/-EACCES/-EISDIR/-EIO reading the file, -EFBIG above CONFIG_MAX_FILE_BYTES,
+ * -EINVAL for any content error, -ENOMEM), leaves *out NULL and writes one line of text,
+ * without a trailing newline, into err.
  */
 int config_load(const char *path, struct config **out, char *err, size_t err_len);
 

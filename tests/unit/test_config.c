@@ -1,0 +1,760 @@
+/*
+ * Unit tests for config: the malformed corpus in data/bad, the valid configs in data/good
+ * and config/demo.json, and in-memory cases for what a file cannot easily express.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+#define DATA_DIR PG_TEST_DATA
+#define DEMO     PG_TEST_DATA "/../../../config/demo.json"
+
+/* The corpus must not shrink unnoticed: fewer cases than this fails the test. */
+#define MIN_BAD_CASES 35
+
+/* A valid config, small enough to edit by string concatenation in the tests below. */
+#define MINIMAL_HEAD                                                                     \
+    "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"                                 \
+    "\"store\": {\"path\": \"x.db\"},\n"                                                 \
+    "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n"                                   \
+    "\"areas\": [{\"id\": \"a\"}],\n"                                                    \
+    "\"buses\": [{\"id\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 502}],\n"
+#define MINIMAL_DEVICES                                                                  \
+    "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,\n"  \
+    "  \"points\": [{\"id\": \"p\", \"area\": \"a\", \"address\": 3}]}]"
+#define MINIMAL MINIMAL_HEAD MINIMAL_DEVICES "}\n"
+
+/* ---- helpers ---------------------------------------------------------------------- */
+
+/* snprintf into an array, failing the test rather than truncating a path. */
+#define FMT(array, ...)                                                                  \
+    assert_true((size_t)snprintf(array, sizeof(array), __VA_ARGS__) < sizeof(array))
+
+struct buf {
+    char *data;
+    size_t len, cap;
+};
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void buf_printf(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    assert_true(n >= 0);
+    if (b->len + (size_t)n + 1 > b->cap) {
+        b->cap = (b->len + (size_t)n + 1) * 2;
+        b->data = realloc(b->data, b->cap);
+        assert_non_null(b->data);
+    }
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, b->cap - b->len, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+static char *read_text(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    struct buf b = {0};
+    char chunk[4096];
+    size_t n;
+
+    if (!f)
+        return NULL;
+    buf_printf(&b, "%s", "");
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (b.len + n + 1 > b.cap) {
+            b.cap = (b.len + n + 1) * 2;
+            b.data = realloc(b.data, b.cap);
+            assert_non_null(b.data);
+        }
+        memcpy(b.data + b.len, chunk, n);
+        b.len += n;
+        b.data[b.len] = '\0';
+    }
+    fclose(f);
+    if (len)
+        *len = b.len;
+    return b.data;
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The sorted names of the .json files in dir. */
+static char **list_json(const char *dir, size_t *n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char **names = NULL;
+
+    *n = 0;
+    if (!d)
+        fail_msg("cannot open %s: %s", dir, strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (len <= 5 || strcmp(e->d_name + len - 5, ".json") != 0)
+            continue;
+        names = realloc(names, (*n + 1) * sizeof(*names));
+        assert_non_null(names);
+        names[*n] = strdup(e->d_name);
+        assert_non_null(names[*n]);
+        (*n)++;
+    }
+    closedir(d);
+    if (names)
+        qsort(names, *n, sizeof(*names), by_name);
+    return names;
+}
+
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Parses text from memory and expects failure with a message containing expect. */
+static void expect_parse_error(const char *text, const char *expect)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    int rc = config_parse("mem.json", text, strlen(text), &cfg, err, sizeof(err));
+
+    if (rc != -EINVAL || cfg != NULL || strstr(err, expect) == NULL)
+        fail_msg("rc %d, message \"%s\", wanted \"%s\"", rc, err, expect);
+    assert_int_equal(strncmp(err, "mem.json: ", 10), 0);
+}
+
+static struct config *parse_ok(const char *text)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    int rc = config_parse("mem.json", text, strlen(text), &cfg, err, sizeof(err));
+
+    if (rc != 0)
+        fail_msg("rc %d: %s", rc, err);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+/* ---- the corpora ------------------------------------------------------------------ */
+
+/* Checks one bad case; returns whether it passed, printing why not. */
+static bool check_bad_case(const char *name)
+{
+    char path[1024], expect_path[1024], err[CONFIG_ERR_LEN] = "",
+                                        err2[CONFIG_ERR_LEN] = "";
+    char prefix[300];
+    struct config *sentinel = (struct config *)(uintptr_t)1;
+    struct config *cfg = sentinel, *cfg2 = sentinel;
+    char *expect, *text, *nl;
+    size_t len = 0;
+    bool ok = true;
+    int rc, rc2;
+
+    FMT(path, "%s/bad/%s", DATA_DIR, name);
+    FMT(expect_path, "%.*s.expect", (int)(strlen(path) - 5), path);
+    expect = read_text(expect_path, NULL);
+    if (!expect) {
+        print_message("FAIL %s: no sidecar %s\n", name, expect_path);
+        return false;
+    }
+    nl = strpbrk(expect, "\r\n");
+    if (nl)
+        *nl = '\0';
+    if (expect[0] == '\0') {
+        print_message("FAIL %s: empty .expect\n", name);
+        free(expect);
+        return false;
+    }
+
+    rc = config_load(path, &cfg, err, sizeof(err));
+    FMT(prefix, "%s: ", name);
+    if (rc != -EINVAL || cfg != NULL) {
+        print_message("FAIL %s: rc %d, out %p (%s)\n", name, rc, (void *)cfg, err);
+        ok = false;
+    } else if (strncmp(err, prefix, strlen(prefix)) != 0 || strchr(err, '\n')) {
+        print_message("FAIL %s: malformed message \"%s\"\n", name, err);
+        ok = false;
+    } else if (!strstr(err, expect)) {
+        print_message("FAIL %s:\n  got    \"%s\"\n  wanted \"%s\"\n", name, err, expect);
+        ok = false;
+    }
+
+    /* The in-memory entry point must say exactly the same. */
+    text = read_text(path, &len);
+    assert_non_null(text);
+    rc2 = config_parse(name, text, len, &cfg2, err2, sizeof(err2));
+    if (ok && (rc2 != rc || cfg2 != NULL || strcmp(err, err2) != 0)) {
+        print_message("FAIL %s: config_parse said %d \"%s\"\n", name, rc2, err2);
+        ok = false;
+    }
+    free(text);
+    free(expect);
+    return ok;
+}
+
+static void test_bad_corpus(void **state)
+{
+    char dir[1024], path[1024];
+    size_t n, failed = 0;
+    char **names;
+    DIR *d;
+    struct dirent *e;
+
+    (void)state;
+    FMT(dir, "%s/bad", DATA_DIR);
+    names = list_json(dir, &n);
+    for (size_t i = 0; i < n; i++) {
+        if (!check_bad_case(names[i]))
+            failed++;
+    }
+
+    /* An .expect without its .json would be a case silently not run. */
+    d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        size_t len = strlen(e->d_name);
+
+        if (len > 7 && strcmp(e->d_name + len - 7, ".expect") == 0) {
+            FMT(path, "%s/%.*s.json", dir, (int)(len - 7), e->d_name);
+            if (access(path, R_OK) != 0) {
+                print_message("FAIL %s: no matching .json\n", e->d_name);
+                failed++;
+            }
+        }
+    }
+    closedir(d);
+
+    print_message("%zu bad configs, %zu failed\n", n, failed);
+    free_names(names, n);
+    assert_int_equal(failed, 0);
+    assert_true(n >= MIN_BAD_CASES);
+}
+
+static void test_good_corpus(void **state)
+{
+    char dir[1024], path[1024], err[CONFIG_ERR_LEN];
+    size_t n;
+    char **names;
+
+    (void)state;
+    FMT(dir, "%s/good", DATA_DIR);
+    names = list_json(dir, &n);
+    assert_true(n >= 1);
+    for (size_t i = 0; i < n; i++) {
+        struct config *cfg = NULL;
+        int rc;
+
+        FMT(path, "%s/%s", dir, names[i]);
+        err[0] = '\0';
+        rc = config_load(path, &cfg, err, sizeof(err));
+        if (rc != 0)
+            fail_msg("%s: rc %d: %s", names[i], rc, err);
+        assert_non_null(cfg);
+        assert_string_equal(cfg->path, path);
+        config_free(cfg);
+    }
+    free_names(names, n);
+}
+
+/* ---- valid configs in detail ------------------------------------------------------ */
+
+static void test_demo(void **state)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    const struct config_point *pt;
+    const struct config_device *dev;
+
+    (void)state;
+    if (config_load(DEMO, &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->path, DEMO);
+    assert_string_equal(cfg->gateway.id, "demo-gw-01");
+    assert_string_equal(cfg->gateway.site, "vanadium-titanium");
+    assert_int_equal(cfg->rt.period_ms, 10);
+    assert_int_equal(cfg->rt.priority, 49);
+    assert_int_equal(cfg->rt.cpu, -1);
+    assert_string_equal(cfg->store.path, "parkguard-demo.db");
+    assert_string_equal(cfg->mqtt.uri, "tcp://127.0.0.1:1883");
+    assert_string_equal(cfg->mqtt.client_id, "demo-gw-01");
+    assert_string_equal(cfg->mqtt.topic_prefix, "parkguard/vanadium-titanium/demo-gw-01");
+    assert_int_equal(cfg->mqtt.keepalive_s, 30);
+    assert_int_equal(cfg->mqtt.connect_timeout_s, 10);
+
+    assert_int_equal(cfg->n_areas, 2);
+    assert_string_equal(cfg->areas[1].id, "vt-tankfarm-b");
+    assert_string_equal(cfg->areas[1].name, "Tank farm B (ammonia and LPG)");
+
+    assert_int_equal(cfg->n_buses, 2);
+    assert_string_equal(cfg->buses[1].id, "field-tcp-b");
+    assert_int_equal(cfg->buses[1].kind, CONFIG_BUS_TCP);
+    assert_string_equal(cfg->buses[1].host, "127.0.0.1");
+    assert_int_equal(cfg->buses[1].port, 1503);
+    assert_int_equal(cfg->buses[1].connect_timeout_ms, 2000);
+    assert_int_equal(cfg->buses[1].response_timeout_ms, 500);
+    assert_int_equal(cfg->buses[1].reconnect_max_ms, 10000);
+
+    assert_int_equal(cfg->n_devices, 4);
+    assert_int_equal(cfg->n_points, 5);
+    for (size_t i = 0; i < cfg->n_devices; i++) {
+        dev = &cfg->devices[i];
+        assert_int_equal(dev->first_point, i);
+        assert_int_equal(dev->n_points, i == 3 ? 2 : 1);
+        for (size_t j = 0; j < dev->n_points; j++)
+            assert_int_equal(cfg->points[dev->first_point + j].device, i);
+    }
+    dev = &cfg->devices[1];
+    assert_string_equal(dev->id, "gd-302");
+    assert_int_equal(dev->bus, 0);
+    assert_int_equal(dev->unit_id, 2);
+    assert_int_equal(dev->poll_ms, 250);
+    dev = &cfg->devices[3];
+    assert_string_equal(dev->id, "pt-b12");
+    assert_int_equal(dev->bus, 1);
+    assert_int_equal(dev->unit_id, 2);
+    assert_int_equal(dev->poll_ms, 500);
+
+    pt = &cfg->points[0];
+    assert_string_equal(pt->id, "gd-301.ch4");
+    assert_int_equal(pt->device, 0);
+    assert_int_equal(pt->area, 0);
+    assert_int_equal(pt->table, CONFIG_TABLE_HOLDING);
+    assert_int_equal(pt->address, 0);
+    assert_int_equal(pt->type, CONFIG_REG_UINT16);
+    assert_float_equal(pt->scale, 0.1, 1e-12);
+    assert_float_equal(pt->offset, 0.0, 0.0);
+    assert_string_equal(pt->unit, "%LEL");
+    assert_true(pt->high.enabled);
+    assert_float_equal(pt->high.setpoint, 25.0, 0.0);
+    assert_float_equal(pt->high.deadband, 2.0, 0.0);
+
+    pt = &cfg->points[4];
+    assert_string_equal(pt->id, "pt-b12.temp");
+    assert_int_equal(pt->device, 3);
+    assert_int_equal(pt->area, 1);
+    assert_int_equal(pt->table, CONFIG_TABLE_INPUT);
+    assert_int_equal(pt->address, 1);
+    assert_int_equal(pt->type, CONFIG_REG_INT16);
+    assert_string_equal(pt->unit, "degC");
+    assert_false(pt->high.enabled);
+
+    assert_int_equal(config_point_index(cfg, "gd-b11.nh3"), 2);
+    assert_int_equal(config_point_index(cfg, "pt-b12.temp"), 4);
+    assert_int_equal(config_point_index(cfg, "gd-b11"), -ENOENT);
+    assert_int_equal(config_point_index(cfg, ""), -ENOENT);
+    assert_int_equal(config_point_index(NULL, "gd-b11.nh3"), -ENOENT);
+    config_free(cfg);
+}
+
+static void test_defaults(void **state)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    const struct config_point *pt;
+
+    (void)state;
+    if (config_load(DATA_DIR "/good/01-minimal-defaults.json", &cfg, err, sizeof(err)) !=
+        0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->rt.period_ms, 10);
+    assert_int_equal(cfg->rt.priority, 49);
+    assert_int_equal(cfg->rt.cpu, -1);
+    assert_string_equal(cfg->mqtt.client_id, "gw-min");
+    assert_string_equal(cfg->mqtt.topic_prefix, "parkguard/plant-7/gw-min");
+    assert_int_equal(cfg->mqtt.keepalive_s, 30);
+    assert_int_equal(cfg->mqtt.connect_timeout_s, 10);
+    assert_string_equal(cfg->areas[0].name, "");
+    assert_int_equal(cfg->buses[0].kind, CONFIG_BUS_TCP);
+    assert_int_equal(cfg->buses[0].port, 502);
+    assert_int_equal(cfg->buses[0].connect_timeout_ms, 2000);
+    assert_int_equal(cfg->buses[0].response_timeout_ms, 500);
+    assert_int_equal(cfg->buses[0].reconnect_max_ms, 30000);
+    assert_int_equal(cfg->devices[0].first_point, 0);
+    assert_int_equal(cfg->devices[0].n_points, 1);
+    assert_int_equal(cfg->devices[0].poll_ms, 1000);
+    pt = &cfg->points[0];
+    assert_int_equal(pt->address, 7);
+    assert_int_equal(pt->table, CONFIG_TABLE_HOLDING);
+    assert_int_equal(pt->type, CONFIG_REG_UINT16);
+    assert_float_equal(pt->scale, 1.0, 0.0);
+    assert_float_equal(pt->offset, 0.0, 0.0);
+    assert_string_equal(pt->unit, "");
+    assert_false(pt->high.enabled);
+    config_free(cfg);
+}
+
+static void test_explicit_values(void **state)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    const struct config_point *pt;
+
+    (void)state;
+    if (config_load(DATA_DIR "/good/02-explicit-values.json", &cfg, err, sizeof(err)) !=
+        0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->rt.period_ms, 1000);
+    assert_int_equal(cfg->rt.priority, 98);
+    assert_int_equal(cfg->rt.cpu, 3);
+    assert_string_equal(cfg->mqtt.uri, "mqtts://[::1]:8883");
+    assert_string_equal(cfg->mqtt.client_id, "gw2-client");
+    assert_string_equal(cfg->mqtt.topic_prefix, "plants/north/gw2");
+    assert_int_equal(cfg->mqtt.keepalive_s, 3600);
+    assert_int_equal(cfg->mqtt.connect_timeout_s, 120);
+    assert_string_equal(cfg->areas[0].name, "Nordhalle, Reaktor 2");
+    assert_int_equal(cfg->buses[0].port, 65535);
+    assert_int_equal(cfg->buses[0].connect_timeout_ms, 100);
+    assert_int_equal(cfg->buses[0].response_timeout_ms, 10000);
+    assert_int_equal(cfg->buses[0].reconnect_max_ms, 600000);
+
+    assert_int_equal(cfg->n_devices, 4);
+    assert_int_equal(cfg->n_points, 6);
+    assert_int_equal(cfg->devices[0].bus, 1);
+    assert_int_equal(cfg->devices[0].unit_id, 0);
+    assert_int_equal(cfg->devices[1].bus, 0);
+    assert_int_equal(cfg->devices[1].unit_id, 255);
+    assert_int_equal(cfg->devices[1].poll_ms, 3600000);
+    assert_int_equal(cfg->devices[2].first_point, 3);
+    assert_int_equal(cfg->devices[2].n_points, 2);
+    assert_int_equal(cfg->devices[3].first_point, 5);
+
+    pt = &cfg->points[0];
+    assert_int_equal(pt->area, 1);
+    assert_int_equal(pt->table, CONFIG_TABLE_INPUT);
+    assert_int_equal(pt->address, 65535);
+    assert_int_equal(pt->type, CONFIG_REG_INT16);
+    assert_float_equal(pt->scale, -0.5, 0.0);
+    assert_float_equal(pt->offset, -273.15, 1e-12);
+    assert_true(pt->high.enabled);
+    assert_float_equal(pt->high.setpoint, 80.0, 0.0);
+    assert_float_equal(pt->high.deadband, 0.0, 0.0);
+    pt = &cfg->points[1];
+    assert_string_equal(pt->unit, "123456789012345");
+    assert_float_equal(pt->high.setpoint, -10.5, 0.0);
+    pt = &cfg->points[2];
+    assert_string_equal(pt->id, "t-2.flow");
+    assert_int_equal(pt->device, 1);
+    assert_float_equal(pt->scale, 0.001, 1e-15);
+    assert_int_equal(config_point_index(cfg, "t-4.x"), 5);
+    config_free(cfg);
+}
+
+/* ---- in-memory cases -------------------------------------------------------------- */
+
+static void test_parse_memory(void **state)
+{
+    struct config *cfg;
+    char err[CONFIG_ERR_LEN];
+    char small[12];
+    int rc;
+
+    (void)state;
+    cfg = parse_ok(MINIMAL);
+    assert_string_equal(cfg->path, "mem.json");
+    assert_int_equal(cfg->n_points, 1);
+    assert_string_equal(cfg->mqtt.topic_prefix, "parkguard/s/gw");
+    config_free(cfg);
+
+    /* Messages name the base name of whatever stands in for the file. */
+    cfg = (struct config *)(uintptr_t)1;
+    rc = config_parse("some/dir/site.json", "[1]", 3, &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    assert_string_equal(err, "site.json: expected object at top level, got [1]");
+
+    expect_parse_error("{\n  \"gateway\": {\n    \"id\" \"x\"\n",
+                       "mem.json: line 3, column 10: JSON syntax error");
+    expect_parse_error(
+        "{\"gateway\": {\"id\": \"x\", \"site\": \"y\"},\n \"store\": nul}",
+        "mem.json: line 2, column 11: JSON syntax error");
+    expect_parse_error("42", "mem.json: expected object at top level, got 42");
+    expect_parse_error(" \n\t\r\n", "mem.json: empty file");
+    expect_parse_error("{}", "mem.json: gateway: missing required key");
+
+    /* A leading byte order mark is tolerated. */
+    cfg = parse_ok("\xef\xbb\xbf" MINIMAL);
+    config_free(cfg);
+
+    /* Keys that are not plain words are quoted, so the path stays unambiguous. */
+    expect_parse_error("{\"a b\": 1}", "mem.json: [\"a b\"]: unknown key");
+    expect_parse_error("{\"\": 1}", "mem.json: [\"\"]: unknown key");
+    expect_parse_error("{\"gatway\": 1}",
+                       "mem.json: gatway: unknown key (did you mean \"gateway\"?)");
+
+    /* Long values are shown truncated and the message stays on one line. */
+    expect_parse_error(
+        MINIMAL_HEAD "\"devices\": \""
+                     "0123456789012345678901234567890123456789"
+                     "0123456789\n\"}",
+        "devices: expected array, got \"012345678901234567890123456789012345678...");
+    expect_parse_error(MINIMAL_HEAD "\"devices\": \"\\n\"}",
+                       "devices: expected array, got \"\\u000a\"");
+
+    /* A NUL byte would make cJSON stop early and ignore the rest. */
+    rc = config_parse("mem.json", "{}\n\0{}", 6, &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err, "mem.json: line 2, column 1: NUL byte in JSON text");
+
+    /* \u0000 would end the C string early; an escaped backslash before u0000 is fine. */
+    expect_parse_error(
+        "{\"gateway\": {\"id\": \"gw\\u0000x\"}}",
+        "mem.json: line 1, column 23: \"\\u0000\" is not allowed in strings");
+    cfg = parse_ok(MINIMAL_HEAD MINIMAL_DEVICES ", \"rt\": {}}");
+    config_free(cfg);
+    expect_parse_error(MINIMAL_HEAD MINIMAL_DEVICES ", \"rt\": {\"\\\\u0000\": 1}}",
+                       "mem.json: rt[\"\\\\u0000\"]: unknown key");
+
+    /* A reference typo gets a hint. */
+    expect_parse_error(MINIMAL_HEAD
+                       "\"devices\": [{\"id\": \"d\", \"bus\": \"bb\", \"unit_id\": 1,"
+                       " \"poll_ms\": 100, \"points\": []}]}",
+                       "devices[0].bus: unknown bus \"bb\"");
+
+    /* Integers written with an exponent are still integers. */
+    cfg = parse_ok(MINIMAL_HEAD
+                   "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1,"
+                   " \"poll_ms\": 1e3, \"points\": [{\"id\": \"p\", \"area\": \"a\","
+                   " \"address\": 300.0}]}]}");
+    assert_int_equal(cfg->devices[0].poll_ms, 1000);
+    assert_int_equal(cfg->points[0].address, 300);
+    config_free(cfg);
+
+    /* The error buffer is honoured, whatever its size. */
+    rc = config_parse("mem.json", "[]", 2, &cfg, small, sizeof(small));
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(small, "mem.json: e");
+    rc = config_parse("mem.json", "[]", 2, &cfg, NULL, 0);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    rc = config_parse("mem.json", MINIMAL, strlen(MINIMAL), NULL, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    rc = config_parse(NULL, "", 0, &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    assert_string_equal(err, "(config): empty file");
+
+    config_free(NULL);
+}
+
+static void test_topic_prefix_default_too_long(void **state)
+{
+    char id[64];
+    struct buf b = {0};
+    struct config *cfg;
+
+    (void)state;
+    memset(id, 'x', 63);
+    id[63] = '\0';
+    buf_printf(&b,
+               "{\"gateway\": {\"id\": \"%s\", \"site\": \"%s\"},\n"
+               "\"store\": {\"path\": \"x.db\"},\n"
+               "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"%s},\n"
+               "\"areas\": [{\"id\": \"a\"}],\n"
+               "\"buses\": [{\"id\": \"b\", \"type\": \"tcp\", \"host\": \"h\", "
+               "\"port\": 502}],\n" MINIMAL_DEVICES "}",
+               id, id, "");
+    expect_parse_error(b.data,
+                       "mqtt.topic_prefix: the default \"parkguard/<site>/<gateway id>\" "
+                       "would be 137 characters, at most 127");
+    b.len = 0;
+    buf_printf(&b,
+               "{\"gateway\": {\"id\": \"%s\", \"site\": \"%s\"},\n"
+               "\"store\": {\"path\": \"x.db\"},\n"
+               "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"%s},\n"
+               "\"areas\": [{\"id\": \"a\"}],\n"
+               "\"buses\": [{\"id\": \"b\", \"type\": \"tcp\", \"host\": \"h\", "
+               "\"port\": 502}],\n" MINIMAL_DEVICES "}",
+               id, id, ", \"topic_prefix\": \"pg/site\"");
+    cfg = parse_ok(b.data);
+    assert_string_equal(cfg->mqtt.client_id, id);
+    assert_string_equal(cfg->mqtt.topic_prefix, "pg/site");
+    config_free(cfg);
+    free(b.data);
+}
+
+/* Builds a config with the given number of areas, and devices of points_per_device. */
+static char *build_big(size_t n_areas, size_t n_devices, size_t points_per_device)
+{
+    struct buf b = {0};
+
+    buf_printf(&b, "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"
+                   "\"store\": {\"path\": \"x.db\"},\n"
+                   "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n\"areas\": [");
+    for (size_t i = 0; i < n_areas; i++)
+        buf_printf(&b, "%s{\"id\": \"a%zu\"}", i ? "," : "", i);
+    buf_printf(&b, "],\n\"buses\": [");
+    for (size_t i = 0; i < CONFIG_MAX_BUSES; i++)
+        buf_printf(
+            &b, "%s{\"id\": \"b%zu\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 502}",
+            i ? "," : "", i);
+    buf_printf(&b, "],\n\"devices\": [");
+    for (size_t d = 0; d < n_devices; d++) {
+        buf_printf(&b,
+                   "%s\n{\"id\": \"d%zu\", \"bus\": \"b%zu\", \"unit_id\": %zu, "
+                   "\"poll_ms\": 100, "
+                   "\"points\": [",
+                   d ? "," : "", d, d / 256, d % 256);
+        for (size_t j = 0; j < points_per_device; j++)
+            buf_printf(&b,
+                       "%s{\"id\": \"d%zu.p%zu\", \"area\": \"a%zu\", \"address\": %zu}",
+                       j ? "," : "", d, j, (d + j) % n_areas, j);
+        buf_printf(&b, "]}");
+    }
+    buf_printf(&b, "]}\n");
+    return b.data;
+}
+
+static void test_limits(void **state)
+{
+    size_t per = CONFIG_MAX_POINTS / CONFIG_MAX_DEVICES;
+    struct config *cfg;
+    char *text;
+    char id[64];
+
+    (void)state;
+    text = build_big(CONFIG_MAX_AREAS, CONFIG_MAX_DEVICES, per);
+    cfg = parse_ok(text);
+    assert_int_equal(cfg->n_areas, CONFIG_MAX_AREAS);
+    assert_int_equal(cfg->n_devices, CONFIG_MAX_DEVICES);
+    assert_int_equal(cfg->n_points, CONFIG_MAX_POINTS);
+    assert_int_equal(cfg->devices[CONFIG_MAX_DEVICES - 1].first_point,
+                     CONFIG_MAX_POINTS - per);
+    FMT(id, "d%d.p%zu", CONFIG_MAX_DEVICES - 1, per - 1);
+    assert_int_equal(config_point_index(cfg, id), CONFIG_MAX_POINTS - 1);
+    assert_int_equal(cfg->points[CONFIG_MAX_POINTS - 1].device, CONFIG_MAX_DEVICES - 1);
+    assert_int_equal(cfg->points[CONFIG_MAX_POINTS - 1].area,
+                     (CONFIG_MAX_DEVICES - 1 + per - 1) % CONFIG_MAX_AREAS);
+    config_free(cfg);
+    free(text);
+
+    text = build_big(CONFIG_MAX_AREAS + 1, 1, 1);
+    expect_parse_error(text, "mem.json: areas: expected at most 256 entries, got 257");
+    free(text);
+
+    text = build_big(1, CONFIG_MAX_DEVICES + 1, 1);
+    expect_parse_error(text,
+                       "mem.json: devices: expected at most 1024 entries, got 1025");
+    free(text);
+
+    text = build_big(4, 2, CONFIG_MAX_POINTS / 2 + 1);
+    expect_parse_error(
+        text, "mem.json: devices[1].points[8191]: too many points: at most 16384");
+    free(text);
+}
+
+static void test_dup_point_far_apart(void **state)
+{
+    char *text = build_big(8, 40, 20);
+    char *at = strstr(text, "\"d37.p11\"");
+
+    (void)state;
+    assert_non_null(at);
+    memcpy(at, "\"d2.p5\"  ", 9);
+    expect_parse_error(text,
+                       "mem.json: devices[37].points[11].id: duplicate id \"d2.p5\" "
+                       "(first at devices[2].points[5].id)");
+    free(text);
+}
+
+/* ---- files ------------------------------------------------------------------------ */
+
+static void test_missing_file(void **state)
+{
+    struct config *cfg = (struct config *)(uintptr_t)1;
+    char err[CONFIG_ERR_LEN] = "";
+    int rc;
+
+    (void)state;
+    rc = config_load(DATA_DIR "/no/such/x.json", &cfg, err, sizeof(err));
+    assert_int_equal(rc, -ENOENT);
+    assert_null(cfg);
+    assert_string_equal(err, "x.json: cannot read: No such file or directory");
+
+    cfg = (struct config *)(uintptr_t)1;
+    rc = config_load(DATA_DIR "/good", &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EISDIR);
+    assert_null(cfg);
+    assert_string_equal(err, "good: cannot read: Is a directory");
+
+    rc = config_load(NULL, &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+}
+
+static void test_too_large(void **state)
+{
+    char path[] = "/tmp/pg-test-config-XXXXXX";
+    size_t size = CONFIG_MAX_FILE_BYTES + 1;
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+    char *text = malloc(size);
+    FILE *f;
+    int fd, rc;
+
+    (void)state;
+    assert_non_null(text);
+    memset(text, ' ', size);
+    text[0] = '{';
+    text[size - 1] = '}';
+
+    rc = config_parse("big.json", text, size, &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EFBIG);
+    assert_null(cfg);
+    assert_non_null(strstr(err, "big.json: too large"));
+
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, size, f), size);
+    fclose(f);
+    rc = config_load(path, &cfg, err, sizeof(err));
+    unlink(path);
+    free(text);
+    assert_int_equal(rc, -EFBIG);
+    assert_null(cfg);
+    assert_non_null(strstr(err, "too large: 4194305 bytes, at most 4194304"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_bad_corpus),
+        cmocka_unit_test(test_good_corpus),
+        cmocka_unit_test(test_demo),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_explicit_values),
+        cmocka_unit_test(test_parse_memory),
+        cmocka_unit_test(test_topic_prefix_default_too_long),
+        cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_dup_point_far_apart),
+        cmocka_unit_test(test_missing_file),
+        cmocka_unit_test(test_too_large),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
