@@ -73,7 +73,12 @@ struct msg_event {
     int64_t utc_ms;  /* wall clock of the deciding sample */
 };
 
-#define MSG_TOPIC_LEN   192
+/*
+ * The longest topic a valid config can produce is a 127-byte prefix, "/alarm/" and a
+ * 63-byte point id: 197 bytes. The longest alarm payload, with every id at 63 bytes, is
+ * under 800. Both limits leave room, so encoding an event can never fail for length.
+ */
+#define MSG_TOPIC_LEN   256
 #define MSG_PAYLOAD_LEN 1024
 
 /* One stored outbox row to publish: recorder -> uplink. */

@@ -27,13 +27,15 @@ int payload_status_topic(const struct config *cfg, char *buf, size_t len)
 /* ISO 8601 UTC with milliseconds: people read these in the control room. */
 static void iso8601(int64_t utc_ms, char *buf, size_t len)
 {
-    time_t sec = (time_t)(utc_ms / 1000);
+    /* Floor division: a clock set before 1970 must still print a valid time. */
+    int64_t ms = utc_ms % 1000 < 0 ? utc_ms % 1000 + 1000 : utc_ms % 1000;
+    time_t sec = (time_t)((utc_ms - ms) / 1000);
     struct tm tm;
     size_t n;
 
     (void)gmtime_r(&sec, &tm);
     n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)snprintf(buf + n, len - n, ".%03dZ", (int)(utc_ms % 1000));
+    (void)snprintf(buf + n, len - n, ".%03dZ", (int)ms);
 }
 
 int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, char *buf,
@@ -48,8 +50,8 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
         return -ENOMEM;
     iso8601(ev->utc_ms, ts, sizeof(ts));
     /*
-     * cJSON stores numbers as doubles: exact for integers up to 2^53, which a sequence
-     * number or a millisecond timestamp will not reach in the life of a gateway.
+     * cJSON prints numbers with 15 significant digits, so integers are exact below
+     * 10^15: far beyond any sequence number or millisecond timestamp of our lifetime.
      */
     if (cJSON_AddNumberToObject(o, "schema", PAYLOAD_SCHEMA) == NULL ||
         cJSON_AddStringToObject(o, "gateway", cfg->gateway.id) == NULL ||

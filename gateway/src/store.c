@@ -134,6 +134,23 @@ static int pragma_int(struct store *st, const char *sql, int64_t *out)
     return 0;
 }
 
+static int check_version(struct store *st)
+{
+    int64_t version = 0;
+    int rc = pragma_int(st, "PRAGMA user_version", &version);
+
+    if (rc < 0)
+        return rc;
+    if (version > STORE_SCHEMA_VERSION) {
+        log_error(
+            "store: schema version %lld is newer than this parkguard understands (%d);"
+            " refusing to touch it",
+            (long long)version, STORE_SCHEMA_VERSION);
+        return -EPROTO;
+    }
+    return 0;
+}
+
 static int migrate(struct store *st)
 {
     int64_t version = 0;
@@ -144,13 +161,6 @@ static int migrate(struct store *st)
         return rc;
     if (version == STORE_SCHEMA_VERSION)
         return 0;
-    if (version > STORE_SCHEMA_VERSION) {
-        log_error(
-            "store: schema version %lld is newer than this parkguard understands (%d);"
-            " refusing to touch it",
-            (long long)version, STORE_SCHEMA_VERSION);
-        return -EPROTO;
-    }
     /* Version 0 is a new file. Later versions add steps, each in its own transaction. */
     rc = exec(st, "BEGIN IMMEDIATE");
     if (rc < 0)
@@ -198,6 +208,7 @@ static int register_points(struct store *st, const struct config *cfg)
         rc = sqlite3_step(sel);
         if (rc != SQLITE_ROW) {
             (void)sqlite3_reset(sel);
+            rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc; /* just inserted, so it must exist */
             goto out;
         }
         st->point_rowid[i] = sqlite3_column_int64(sel, 0);
@@ -238,7 +249,10 @@ int store_open(const char *path, const struct config *cfg, struct store **out)
     (void)sqlite3_extended_result_codes(st->db, 1);
     /* A checkpoint or a backup may hold the file briefly; wait rather than fail. */
     (void)sqlite3_busy_timeout(st->db, 2000);
-    rc = exec(st, "PRAGMA journal_mode=WAL");
+    /* Refuse a newer schema before changing anything about the file, journal mode too. */
+    rc = check_version(st);
+    if (rc == 0)
+        rc = exec(st, "PRAGMA journal_mode=WAL");
     if (rc == 0)
         rc = exec(st, "PRAGMA synchronous=FULL");
     if (rc == 0)
