@@ -36,24 +36,34 @@ struct walk {
 
 /* ---- messages --------------------------------------------------------------------- */
 
-static int fail(struct walk *w, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static int vfail(struct walk *w, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
-static int fail(struct walk *w, const char *fmt, ...)
+static int vfail(struct walk *w, const char *fmt, va_list ap)
 {
-    va_list ap;
     int n;
 
     if (w->path_len > 0)
         n = snprintf(w->msg, sizeof(w->msg), "%s: %s: ", w->name, w->path);
     else
         n = snprintf(w->msg, sizeof(w->msg), "%s: ", w->name);
-    if (n >= 0 && (size_t)n < sizeof(w->msg)) {
-        va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < sizeof(w->msg))
         vsnprintf(w->msg + n, sizeof(w->msg) - (size_t)n, fmt, ap);
-        va_end(ap);
-    }
     return -EINVAL;
+}
+
+static int fail(struct walk *w, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int fail(struct walk *w, const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vfail(w, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static void format_number(double d, char *buf, size_t size)
@@ -657,13 +667,334 @@ static int unknown_ref(struct walk *w, const char *what, const char *id,
     return fail(w, "unknown %s \"%s\"", what, id);
 }
 
+/* fail() at obj's key, for a value that is well-formed but wrong in context. */
+static int fail_at(struct walk *w, const char *key, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int fail_at(struct walk *w, const char *key, const char *fmt, ...)
+{
+    size_t mark = path_key(w, key);
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = vfail(w, fmt, ap);
+    va_end(ap);
+    path_pop(w, mark);
+    return rc;
+}
+
+/* Fails when obj has key, which the situation described by why does not allow. */
+static int forbid(struct walk *w, const cJSON *obj, const char *key, const char *why)
+{
+    if (!cJSON_GetObjectItemCaseSensitive(obj, key))
+        return 0;
+    return fail_at(w, key, "not allowed %s", why);
+}
+
+/* forbid() for each of a NULL-terminated list of keys, in list order. */
+static int forbid_all(struct walk *w, const cJSON *obj, const char *const *keys,
+                      const char *why)
+{
+    int rc = 0;
+
+    for (size_t i = 0; rc == 0 && keys[i]; i++)
+        rc = forbid(w, obj, keys[i], why);
+    return rc;
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * A register pattern: a mask, a status value, a sentinel. Manuals write them in hex, so a
+ * profile may too: 255 and "0x00FF" are the same word. The path must name v.
+ */
+static int check_word(struct walk *w, const cJSON *v, uint32_t max, uint32_t *out)
+{
+    int rc = number_ok(w, v);
+
+    if (rc)
+        return rc;
+    if (cJSON_IsNumber(v) && v->valuedouble == floor(v->valuedouble) &&
+        v->valuedouble >= 0 && v->valuedouble <= (double)max) {
+        *out = (uint32_t)v->valuedouble;
+        return 0;
+    }
+    if (cJSON_IsString(v) && v->valuestring[0] == '0' &&
+        (v->valuestring[1] == 'x' || v->valuestring[1] == 'X')) {
+        const char *s = v->valuestring + 2;
+        uint64_t value = 0;
+        size_t n = 0;
+
+        for (; hex_digit(*s) >= 0 && n <= 8; s++, n++)
+            value = value * 16 + (uint64_t)hex_digit(*s);
+        if (*s == '\0' && n >= 1 && n <= 8 && value <= max) {
+            *out = (uint32_t)value;
+            return 0;
+        }
+    }
+    return fail(w, "expected integer 0..%lu or hex string \"0x0\"..\"0x%lX\", got %s",
+                (unsigned long)max, (unsigned long)max, show(v).text);
+}
+
+/* An optional [a, b] of two finite numbers; *found says whether it was there. */
+static int get_pair(struct walk *w, const cJSON *obj, const char *key, const char *what,
+                    double *a, double *b, bool *found)
+{
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, obj, key, false, &v, &mark);
+
+    *found = v != NULL;
+    if (rc == 0 && v) {
+        const cJSON *x = cJSON_IsArray(v) ? v->child : NULL;
+        const cJSON *y = x ? x->next : NULL;
+
+        if (x && y && y->next == NULL && cJSON_IsNumber(x) && cJSON_IsNumber(y) &&
+            isfinite(x->valuedouble) && isfinite(y->valuedouble)) {
+            *a = x->valuedouble;
+            *b = y->valuedouble;
+        } else {
+            rc = fail(w, "expected %s, got %s", what, show(v).text);
+        }
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/* An optional array of 1..max entries; *arr is NULL when it is absent. */
+static int get_list(struct walk *w, const cJSON *obj, const char *key, size_t max,
+                    const cJSON **arr, size_t *mark)
+{
+    int rc = member(w, obj, key, false, arr, mark);
+    int size;
+
+    if (rc || !*arr)
+        return rc;
+    if (!cJSON_IsArray(*arr))
+        return fail(w, "expected array, got %s", show(*arr).text);
+    size = cJSON_GetArraySize(*arr);
+    if (size < 1)
+        return fail(w, "expected non-empty array, got []");
+    if ((size_t)size > max)
+        return fail(w, "expected at most %zu entries, got %d", max, size);
+    return 0;
+}
+
+/*
+ * The qualities a profile may assign: the ones an instrument can report about itself.
+ * The others (comm-loss, timeout, ...) belong to the poller and the codec.
+ */
+static const char *const quality_names[] = {"good",        "under-range",  "over-range",
+                                            "maintenance", "sensor-fault", NULL};
+static const uint8_t quality_codes[] = {MSG_Q_GOOD, MSG_Q_UNDER_RANGE, MSG_Q_OVER_RANGE,
+                                        MSG_Q_MAINTENANCE, MSG_Q_SENSOR_FAULT};
+
+/* ---- documents and files ---------------------------------------------------------- */
+
+static const char *base_name(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+
+    return slash && slash[1] ? slash + 1 : path;
+}
+
+/* The message must be one line whatever the file name or the data contain. */
+static void copy_message(const char *msg, char *err, size_t err_len)
+{
+    if (!err || err_len == 0)
+        return;
+    snprintf(err, err_len, "%s", msg);
+    for (char *c = err; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            *c = '?';
+    }
+}
+
+/* Counts columns in characters, not bytes, as editors do for UTF-8 text. */
+static void line_column(const char *text, size_t pos, size_t *line, size_t *column)
+{
+    *line = 1;
+    *column = 1;
+    for (size_t i = 0; i < pos; i++) {
+        if (text[i] == '\n') {
+            (*line)++;
+            *column = 1;
+        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
+            (*column)++;
+        }
+    }
+}
+
+static int syntax_error(struct walk *w, const char *text, size_t pos, const char *what)
+{
+    size_t line, column;
+
+    line_column(text, pos, &line, &column);
+    return fail(w, "line %zu, column %zu: %s", line, column, what);
+}
+
+/*
+ * cJSON decodes the escape \u0000 into a NUL byte, which ends its C string: "a\u0000b"
+ * would silently become "a". Called on text cJSON accepted, where every backslash is
+ * inside a string, so stepping over escape pairs finds exactly the real escapes.
+ */
+static size_t find_nul_escape(const char *text, size_t len)
+{
+    for (size_t i = 0; i + 1 < len; i++) {
+        if (text[i] != '\\')
+            continue;
+        if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
+            return i;
+        i++;
+    }
+    return len;
+}
+
+/*
+ * JSON text to a cJSON tree, refusing what cJSON would accept but a safety config must
+ * not: text after a NUL byte, text after the top-level value, and \u0000 in strings. A
+ * site config and a profile go through the same door.
+ */
+static int parse_document(struct walk *w, const char *text, size_t len, cJSON **root)
+{
+    const char *end = NULL, *nul;
+    cJSON *doc;
+    size_t i;
+
+    *root = NULL;
+    if (len > CONFIG_MAX_FILE_BYTES) {
+        fail(w, "too large: %zu bytes, at most %u", len, CONFIG_MAX_FILE_BYTES);
+        return -EFBIG;
+    }
+    /* Some editors write a byte order mark first; it is not JSON, but harmless. */
+    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
+        text += 3;
+        len -= 3;
+    }
+    for (i = 0; i < len &&
+                (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n');
+         i++)
+        ;
+    if (i == len)
+        return fail(w, "empty file");
+    /* cJSON reads C strings: text after a NUL byte would be ignored, not rejected. */
+    nul = memchr(text, '\0', len);
+    if (nul)
+        return syntax_error(w, text, (size_t)(nul - text), "NUL byte in JSON text");
+
+    doc = cJSON_ParseWithLengthOpts(text, len, &end, 0);
+    if (!doc)
+        return syntax_error(w, text, end && end >= text ? (size_t)(end - text) : 0,
+                            "JSON syntax error");
+    for (i = (size_t)(end - text); i < len && (unsigned char)text[i] <= ' '; i++)
+        ;
+    if (i < len) {
+        cJSON_Delete(doc);
+        return syntax_error(w, text, i,
+                            "JSON syntax error (text after the top-level value)");
+    }
+    i = find_nul_escape(text, len);
+    if (i < len) {
+        cJSON_Delete(doc);
+        return syntax_error(w, text, i, "\"\\u0000\" is not allowed in strings");
+    }
+    *root = doc;
+    return 0;
+}
+
+static int read_file(struct walk *w, const char *path, char **text, size_t *len)
+{
+    struct stat st;
+    size_t cap, used = 0;
+    char *buf = NULL;
+    int fd, rc = 0;
+
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0 || fstat(fd, &st) < 0) {
+        rc = -errno;
+        goto out;
+    }
+    if (S_ISREG(st.st_mode) && st.st_size > (off_t)CONFIG_MAX_FILE_BYTES) {
+        rc = -EFBIG;
+        fail(w, "too large: %lld bytes, at most %u", (long long)st.st_size,
+             CONFIG_MAX_FILE_BYTES);
+        goto out;
+    }
+    /* The size is a hint only: pipes report none and files may change while read. */
+    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
+    buf = malloc(cap);
+    if (!buf) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    for (;;) {
+        ssize_t n;
+
+        if (used == cap) {
+            char *bigger;
+
+            if (cap > CONFIG_MAX_FILE_BYTES) {
+                rc = -EFBIG;
+                fail(w, "too large: more than %u bytes", CONFIG_MAX_FILE_BYTES);
+                goto out;
+            }
+            bigger = realloc(buf, cap * 2);
+            if (!bigger) {
+                rc = -ENOMEM;
+                goto out;
+            }
+            buf = bigger;
+            cap *= 2;
+        }
+        n = read(fd, buf + used, cap - used);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            goto out;
+        }
+        if (n == 0)
+            break;
+        used += (size_t)n;
+    }
+    /* Not needed by the parser, which is given the length, but cheap insurance. */
+    buf[used] = '\0';
+    *text = buf;
+    *len = used;
+    buf = NULL;
+out:
+    if (rc == -ENOMEM)
+        fail(w, "out of memory");
+    else if (rc && rc != -EFBIG)
+        fail(w, "cannot read: %s", strerror(-rc));
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
 /* ---- sections --------------------------------------------------------------------- */
+
+struct profile;
 
 struct parse {
     struct walk *w;
+    const char *origin; /* the config's file name as given, for resolving profiles_dir */
     struct config *cfg;
     struct idset areas, buses, devices, points;
     size_t points_cap;
+    size_t n_profiles; /* profiles read so far: each file is read once per config */
+    struct profile *profiles[CONFIG_MAX_PROFILES];
 };
 
 static int parse_gateway(struct parse *p, const cJSON *root)
@@ -898,6 +1229,187 @@ static int parse_area(struct parse *p, const cJSON *v, size_t i)
     return rc;
 }
 
+/*
+ * Joins rel to the directory of origin, unless rel is absolute. A config named without a
+ * directory resolves against the working directory, as the file itself was opened.
+ */
+static int resolve_dir(char *out, size_t size, const char *origin, const char *rel)
+{
+    const char *slash = strrchr(origin, '/');
+    int n;
+
+    if (rel[0] == '/' || slash == NULL)
+        n = snprintf(out, size, "%s", rel);
+    else
+        n = snprintf(out, size, "%.*s/%s", (int)(slash - origin), origin, rel);
+    return n >= 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+static int parse_profiles_dir(struct parse *p, const cJSON *root)
+{
+    struct config *cfg = p->cfg;
+    char dir[CONFIG_PATH_LEN];
+    int rc = get_string(p->w, root, "profiles_dir", false, "../hw/profiles", 1,
+                        CONFIG_PATH_LEN - 1, dir);
+
+    if (rc == 0 &&
+        resolve_dir(cfg->profiles_dir, sizeof(cfg->profiles_dir), p->origin, dir) != 0)
+        rc = fail_at(p->w, "profiles_dir",
+                     "too long once joined to the config's directory: at most %d bytes",
+                     CONFIG_PATH_LEN - 1);
+    return rc;
+}
+
+/* ---- buses ------------------------------------------------------------------------ */
+
+static const char *const bus_tcp_keys[] = {
+    "host", "port", "connect_timeout_ms", "reconnect_max_ms", "watchdog_ms", NULL};
+static const char *const bus_rtu_keys[] = {"device",    "baud",  "parity", "data_bits",
+                                           "stop_bits", "rs485", NULL};
+
+static int parse_bus_tcp(struct parse *p, const cJSON *v, struct config_bus *b)
+{
+    struct walk *w = p->w;
+    long port = 0, ctimeout = 2000, backoff = 30000, watchdog = 10000;
+    int rc = get_string(w, v, "host", true, NULL, 1, CONFIG_HOST_LEN - 1, b->host);
+
+    if (rc == 0)
+        rc = get_int(w, v, "port", 1, 65535, true, 0, &port);
+    if (rc == 0)
+        rc = get_int(w, v, "connect_timeout_ms", 100, 60000, false, 2000, &ctimeout);
+    if (rc == 0)
+        rc = get_int(w, v, "reconnect_max_ms", 100, 600000, false, 30000, &backoff);
+    if (rc == 0)
+        rc = get_int(w, v, "watchdog_ms", 0, 3600000, false, 10000, &watchdog);
+    /* Below a second the watchdog would fire between two slow but healthy polls. */
+    if (rc == 0 && watchdog > 0 && watchdog < 1000)
+        rc = fail_at(w, "watchdog_ms",
+                     "expected 0 (off) or integer 1000..3600000, got %ld", watchdog);
+    if (rc)
+        return rc;
+    b->port = (uint16_t)port;
+    b->connect_timeout_ms = (uint32_t)ctimeout;
+    b->reconnect_max_ms = (uint32_t)backoff;
+    b->watchdog_ms = (uint32_t)watchdog;
+    return 0;
+}
+
+static int get_baud(struct walk *w, const cJSON *obj, uint32_t *out)
+{
+    static const long rates[] = {1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200};
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, obj, "baud", false, &v, &mark);
+
+    *out = 9600;
+    if (rc == 0 && v) {
+        rc = number_ok(w, v);
+        for (size_t i = 0; rc == 0 && i < sizeof(rates) / sizeof(rates[0]); i++) {
+            if (cJSON_IsNumber(v) && v->valuedouble == (double)rates[i]) {
+                *out = (uint32_t)rates[i];
+                goto out;
+            }
+        }
+        if (rc == 0)
+            rc = fail(w,
+                      "expected one of 1200, 2400, 4800, 9600, 19200, 38400, 57600, "
+                      "115200, got %s",
+                      show(v).text);
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_rs485(struct walk *w, const cJSON *bus, struct config_bus *b)
+{
+    static const char *const keys[] = {"rts_delay_before_us", "rts_delay_after_us", NULL};
+    long before = 0, after = 0;
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, bus, "rs485", false, &v, &mark);
+
+    if (rc == 0 && v) {
+        rc = expect_object(w, v);
+        if (rc == 0)
+            rc = check_keys(w, v, keys);
+        if (rc == 0)
+            rc = get_int(w, v, "rts_delay_before_us", 0, 100000, false, 0, &before);
+        if (rc == 0)
+            rc = get_int(w, v, "rts_delay_after_us", 0, 100000, false, 0, &after);
+        b->rs485 = rc == 0;
+    }
+    b->rts_delay_before_us = (uint32_t)before;
+    b->rts_delay_after_us = (uint32_t)after;
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_bus_rtu(struct parse *p, const cJSON *v, size_t i, struct config_bus *b)
+{
+    static const char *const parities[] = {"none", "even", "odd", NULL};
+    struct walk *w = p->w;
+    long data_bits = 8, stop_bits = 1;
+    int parity = CONFIG_PARITY_EVEN;
+    int rc = get_string(w, v, "device", true, NULL, 1, CONFIG_PATH_LEN - 1, b->device);
+
+    if (rc == 0 && b->device[0] != '/')
+        rc = fail_at(w, "device",
+                     "expected an absolute path such as \"/dev/ttyS1\", got %s",
+                     show_string(b->device).text);
+    /* Two pollers on one serial port would garble each other's frames. */
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        const struct config_bus *o = &p->cfg->buses[k];
+
+        if (o->kind == CONFIG_BUS_RTU && strcmp(o->device, b->device) == 0)
+            rc = fail_at(w, "device", "%s is already the device of buses[%zu]",
+                         show_string(b->device).text, k);
+    }
+    if (rc == 0)
+        rc = get_baud(w, v, &b->baud);
+    if (rc == 0)
+        rc = get_enum(w, v, "parity", false, CONFIG_PARITY_EVEN, parities, &parity);
+    if (rc == 0)
+        rc = get_int(w, v, "data_bits", 7, 8, false, 8, &data_bits);
+    if (rc == 0)
+        rc = get_int(w, v, "stop_bits", 1, 2, false, 1, &stop_bits);
+    if (rc == 0)
+        rc = parse_rs485(w, v, b);
+    b->parity = (enum config_parity)parity;
+    b->data_bits = (uint8_t)data_bits;
+    b->stop_bits = (uint8_t)stop_bits;
+    return rc;
+}
+
+static int parse_quarantine(struct walk *w, const cJSON *bus, struct config_quarantine *q)
+{
+    static const char *const keys[] = {"failures", "backoff_min_ms", "backoff_max_ms",
+                                       NULL};
+    long failures = 3, min = 2000, max = 60000;
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, bus, "quarantine", false, &v, &mark);
+
+    if (rc == 0 && v) {
+        rc = expect_object(w, v);
+        if (rc == 0)
+            rc = check_keys(w, v, keys);
+        if (rc == 0)
+            rc = get_int(w, v, "failures", 1, 100, false, 3, &failures);
+        if (rc == 0)
+            rc = get_int(w, v, "backoff_min_ms", 100, 3600000, false, 2000, &min);
+        /* The cap defaults to a minute, or to the floor when that is set higher. */
+        if (rc == 0)
+            rc = get_int(w, v, "backoff_max_ms", min, 3600000, false,
+                         min > 60000 ? min : 60000, &max);
+    }
+    q->failures = (uint32_t)failures;
+    q->backoff_min_ms = (uint32_t)min;
+    q->backoff_max_ms = (uint32_t)max;
+    path_pop(w, mark);
+    return rc;
+}
+
 static int parse_bus(struct parse *p, const cJSON *v, size_t i)
 {
     static const char *const keys[] = {"id",
@@ -905,16 +1417,35 @@ static int parse_bus(struct parse *p, const cJSON *v, size_t i)
                                        "host",
                                        "port",
                                        "connect_timeout_ms",
-                                       "response_timeout_ms",
                                        "reconnect_max_ms",
+                                       "watchdog_ms",
+                                       "device",
+                                       "baud",
+                                       "parity",
+                                       "data_bits",
+                                       "stop_bits",
+                                       "rs485",
+                                       "response_timeout_ms",
+                                       "byte_timeout_ms",
+                                       "max_gap",
+                                       "quarantine",
+                                       "comm_loss_after_ms",
                                        NULL};
-    static const char *const kinds[] = {"tcp", NULL};
+    static const char *const kinds[] = {"tcp", "rtu", NULL};
     struct walk *w = p->w;
     struct config_bus *b = &p->cfg->buses[i];
-    long port = 0, ctimeout = 2000, rtimeout = 500, backoff = 30000;
+    long rtimeout = 500, btimeout = 0, gap = 8, loss = 5000;
     int kind = 0;
     int rc = expect_object(w, v);
 
+    /* Every field holds its default whatever the kind, so no reader meets a zero. */
+    b->connect_timeout_ms = 2000;
+    b->reconnect_max_ms = 30000;
+    b->watchdog_ms = 10000;
+    b->baud = 9600;
+    b->parity = CONFIG_PARITY_EVEN;
+    b->data_bits = 8;
+    b->stop_bits = 1;
     if (rc == 0)
         rc = check_keys(w, v, keys);
     if (rc == 0)
@@ -922,32 +1453,881 @@ static int parse_bus(struct parse *p, const cJSON *v, size_t i)
     if (rc == 0) {
         long first = idset_add(&p->buses, i);
 
-        if (first >= 0) {
-            size_t mark = path_key(w, "id");
-
-            rc = duplicate_id(w, b->id, "buses", first);
-            path_pop(w, mark);
-        }
+        if (first >= 0)
+            rc = fail_at(w, "id", "duplicate id \"%s\" (first at buses[%ld].id)", b->id,
+                         first);
     }
     if (rc == 0)
         rc = get_enum(w, v, "type", true, 0, kinds, &kind);
-    if (rc == 0)
-        rc = get_string(w, v, "host", true, NULL, 1, CONFIG_HOST_LEN - 1, b->host);
-    if (rc == 0)
-        rc = get_int(w, v, "port", 1, 65535, true, 0, &port);
-    if (rc == 0)
-        rc = get_int(w, v, "connect_timeout_ms", 100, 60000, false, 2000, &ctimeout);
+    b->kind = (enum config_bus_kind)kind;
+    if (rc == 0 && b->kind == CONFIG_BUS_TCP)
+        rc = forbid_all(w, v, bus_rtu_keys, "on a \"tcp\" bus (it is a serial setting)");
+    else if (rc == 0)
+        rc =
+            forbid_all(w, v, bus_tcp_keys, "on an \"rtu\" bus (it is a network setting)");
+    if (rc == 0 && b->kind == CONFIG_BUS_TCP)
+        rc = parse_bus_tcp(p, v, b);
+    else if (rc == 0)
+        rc = parse_bus_rtu(p, v, i, b);
     if (rc == 0)
         rc = get_int(w, v, "response_timeout_ms", 10, 10000, false, 500, &rtimeout);
     if (rc == 0)
-        rc = get_int(w, v, "reconnect_max_ms", 100, 600000, false, 30000, &backoff);
-    b->kind = (enum config_bus_kind)kind;
-    b->port = (uint16_t)port;
-    b->connect_timeout_ms = (uint32_t)ctimeout;
+        rc = get_int(w, v, "byte_timeout_ms", 0, 1000, false, 0, &btimeout);
+    if (rc == 0)
+        rc = get_int(w, v, "max_gap", 0, 64, false, 8, &gap);
+    if (rc == 0)
+        rc = parse_quarantine(w, v, &b->quarantine);
+    if (rc == 0)
+        rc = get_int(w, v, "comm_loss_after_ms", 100, 3600000, false, 5000, &loss);
     b->response_timeout_ms = (uint32_t)rtimeout;
-    b->reconnect_max_ms = (uint32_t)backoff;
+    b->byte_timeout_ms = (uint32_t)btimeout;
+    b->max_gap = (uint16_t)gap;
+    b->comm_loss_after_ms = (uint32_t)loss;
     return rc;
 }
+
+/* ---- register specs --------------------------------------------------------------- */
+
+/* Where a point's value comes from and how it is decoded: a profile point or an inline
+ * one. */
+struct regspec {
+    enum config_table table;
+    uint16_t address;
+    struct codec_point codec;
+    char unit[CONFIG_UNIT_LEN];
+};
+
+/* parse_regspec() flags */
+#define SPEC_PROFILE 1u /* a profile point: "decimals": "register" is available */
+
+static const char *const table_names[] = {"holding", "input", "coil", "discrete", NULL};
+
+static const char *const type_names[] = {
+#define CONFIG_TYPE_NAME(name, text, width) text,
+    CODEC_TYPE_MAP(CONFIG_TYPE_NAME)
+#undef CONFIG_TYPE_NAME
+        NULL};
+
+static const char *const order_names[] = {
+#define CONFIG_ORDER_NAME(name, text) text,
+    CODEC_ORDER_MAP(CONFIG_ORDER_NAME)
+#undef CONFIG_ORDER_NAME
+        NULL};
+
+/* The keys that describe a register and its decoding, in the order they are checked. */
+static const char *const register_keys[] = {"table", "address", "type",      "order",
+                                            "bit",   "scale",   "offset",    "decimals",
+                                            "range", "ma",      "sentinels", NULL};
+
+static const char *const value_keys[] = {"scale", "offset",    "decimals", "range",
+                                         "ma",    "sentinels", NULL};
+
+static bool bit_table(enum config_table t)
+{
+    return t == CONFIG_TABLE_COIL || t == CONFIG_TABLE_DISCRETE;
+}
+
+static int parse_decimals(struct walk *w, const cJSON *spec, unsigned flags,
+                          struct codec_point *cp)
+{
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, spec, "decimals", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    if (cp->type == CODEC_FLOAT32) {
+        rc =
+            fail(w, "not allowed for a float32 point: only integer types carry decimals");
+    } else if (cJSON_IsString(v) && strcmp(v->valuestring, "register") == 0) {
+        if (flags & SPEC_PROFILE)
+            cp->decimals_reg = true;
+        else
+            rc = fail(w,
+                      "\"register\" needs a device profile with a \"decimals_register\"");
+    } else {
+        rc = number_ok(w, v);
+        if (rc == 0 && (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+                        v->valuedouble < 0 || v->valuedouble > CODEC_MAX_DECIMALS))
+            rc = fail(w, "expected integer 0..%d%s, got %s", CODEC_MAX_DECIMALS,
+                      (flags & SPEC_PROFILE) ? " or \"register\"" : "", show(v).text);
+        if (rc == 0 && cJSON_GetObjectItemCaseSensitive(spec, "scale"))
+            rc = fail(w, "use either \"scale\" or a fixed number of decimals, not both");
+        /* 1.0 / 100.0 is the double nearest 0.01, which the codec divides exactly. */
+        if (rc == 0) {
+            cp->scale = 1.0;
+            for (int d = 0; d < (int)v->valuedouble; d++)
+                cp->scale *= 10.0;
+            cp->scale = 1.0 / cp->scale;
+        }
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_currents(struct walk *w, const cJSON *ma_obj, struct codec_ma *ma)
+{
+    static const char *const keys[] = {"ma", "tolerance", "quality", NULL};
+    const cJSON *arr, *c;
+    size_t mark, j = 0;
+    int rc = get_list(w, ma_obj, "currents", CODEC_MAX_CURRENTS, &arr, &mark);
+
+    if (rc || !arr)
+        goto out;
+    cJSON_ArrayForEach(c, arr)
+    {
+        struct codec_current *cur = &ma->currents[j];
+        size_t imark = path_index(w, j);
+        int q = 0;
+
+        rc = expect_object(w, c);
+        if (rc == 0)
+            rc = check_keys(w, c, keys);
+        if (rc == 0)
+            rc = get_number(w, c, "ma", true, 0, &cur->ma);
+        if (rc == 0 && (cur->ma < 0 || cur->ma > 30))
+            rc = fail_at(w, "ma", "expected number 0..30, got %s",
+                         show(cJSON_GetObjectItemCaseSensitive(c, "ma")).text);
+        if (rc == 0)
+            rc = get_number(w, c, "tolerance", false, 0.2, &cur->tolerance);
+        if (rc == 0 && (cur->tolerance < 0 || cur->tolerance > 1))
+            rc = fail_at(w, "tolerance", "expected number 0..1, got %s",
+                         show(cJSON_GetObjectItemCaseSensitive(c, "tolerance")).text);
+        /* Only a fault or maintenance current makes sense; good is what the bands are
+         * for. */
+        if (rc == 0)
+            rc = get_enum(w, c, "quality", true, 0, quality_names + 1, &q);
+        cur->quality = quality_codes[q + 1];
+        /* A status current inside the valid band would turn real readings into statuses.
+         */
+        if (rc == 0 && cur->ma + cur->tolerance >= ma->valid_low &&
+            cur->ma - cur->tolerance <= ma->valid_high)
+            rc = fail_at(w, "ma",
+                         "%g mA (tolerance %g) overlaps the valid band %g..%g mA and "
+                         "would hide real readings",
+                         cur->ma, cur->tolerance, ma->valid_low, ma->valid_high);
+        path_pop(w, imark);
+        if (rc)
+            break;
+        j++;
+    }
+    ma->n_currents = (uint8_t)j;
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_bands(struct walk *w, const cJSON *ma_obj, struct codec_ma *ma)
+{
+    static const char *const keys[] = {"fault_low", "valid_low", "valid_high",
+                                       "fault_high", NULL};
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, ma_obj, "bands", false, &v, &mark);
+
+    if (rc == 0 && v) {
+        rc = expect_object(w, v);
+        if (rc == 0)
+            rc = check_keys(w, v, keys);
+        if (rc == 0)
+            rc = get_number(w, v, "fault_low", false, ma->fault_low, &ma->fault_low);
+        if (rc == 0)
+            rc = get_number(w, v, "valid_low", false, ma->valid_low, &ma->valid_low);
+        if (rc == 0)
+            rc = get_number(w, v, "valid_high", false, ma->valid_high, &ma->valid_high);
+        if (rc == 0)
+            rc = get_number(w, v, "fault_high", false, ma->fault_high, &ma->fault_high);
+        if (rc == 0 &&
+            !(ma->fault_low < ma->valid_low && ma->valid_low < ma->valid_high &&
+              ma->valid_high < ma->fault_high))
+            rc = fail(w,
+                      "expected fault_low < valid_low < valid_high < fault_high, got %g, "
+                      "%g, %g, %g",
+                      ma->fault_low, ma->valid_low, ma->valid_high, ma->fault_high);
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_ma(struct walk *w, const cJSON *spec, struct codec_ma *ma)
+{
+    static const char *const keys[] = {"span", "bands", "currents", NULL};
+    double lo = 0, hi = 0;
+    bool found = false;
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, spec, "ma", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_pair(w, v, "span", "[value at 4 mA, value at 20 mA]", &lo, &hi, &found);
+    if (rc == 0 && !found)
+        rc = fail_at(w, "span", "missing required key");
+    if (rc == 0 && lo == hi)
+        rc = fail_at(w, "span", "the values at 4 mA and 20 mA must differ, got [%g, %g]",
+                     lo, hi);
+    if (rc == 0) {
+        codec_ma_init(ma, lo, hi);
+        rc = parse_bands(w, v, ma);
+    }
+    if (rc == 0)
+        rc = parse_currents(w, v, ma);
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_sentinels(struct walk *w, const cJSON *spec, struct codec_point *cp)
+{
+    uint32_t max = codec_width(cp->type) == 2 ? UINT32_MAX : UINT16_MAX;
+    const cJSON *arr, *c;
+    size_t mark, j = 0;
+    int rc = get_list(w, spec, "sentinels", CODEC_MAX_SENTINELS, &arr, &mark);
+
+    if (rc || !arr)
+        goto out;
+    cJSON_ArrayForEach(c, arr)
+    {
+        size_t imark = path_index(w, j);
+
+        rc = check_word(w, c, max, &cp->sentinels[j]);
+        path_pop(w, imark);
+        if (rc)
+            break;
+        j++;
+    }
+    cp->n_sentinels = (uint8_t)j;
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/*
+ * The register and decoding keys of a point object, which the caller has checked for
+ * unknown and duplicate keys. The path must name the point.
+ */
+static int parse_regspec(struct walk *w, const cJSON *v, unsigned flags,
+                         struct regspec *rs)
+{
+    struct codec_point *cp = &rs->codec;
+    int table = CONFIG_TABLE_HOLDING, type = CODEC_UINT16, order = CODEC_ORDER_ABCD;
+    long address = 0, bit = 0;
+    bool found = false;
+    int rc;
+
+    codec_point_init(cp);
+    rc = get_enum(w, v, "table", false, CONFIG_TABLE_HOLDING, table_names, &table);
+    if (rc == 0)
+        rc = get_int(w, v, "address", 0, 65535, true, 0, &address);
+    if (rc == 0)
+        rc = get_enum(w, v, "type", false, bit_table(table) ? CODEC_BIT : CODEC_UINT16,
+                      type_names, &type);
+    if (rc == 0 && bit_table(table) && type != CODEC_BIT)
+        rc = fail_at(w, "type", "expected \"bit\" for the %s table, got \"%s\"",
+                     table_names[table], type_names[type]);
+    if (rc == 0 && address + (long)codec_width((enum codec_type)type) > 65536)
+        rc = fail_at(w, "address", "a %s at %ld would run past register 65535",
+                     type_names[type], address);
+    if (rc)
+        return rc;
+    rs->table = (enum config_table)table;
+    rs->address = (uint16_t)address;
+    cp->type = (enum codec_type)type;
+
+    rc = get_enum(w, v, "order", false, CODEC_ORDER_ABCD, order_names, &order);
+    if (rc == 0 && bit_table(rs->table))
+        rc =
+            forbid(w, v, "order", "for coils and discrete inputs, which are single bits");
+    if (rc == 0 && cp->type == CODEC_BIT && !bit_table(rs->table))
+        rc = get_int(w, v, "bit", 0, 15, true, 0, &bit);
+    else if (rc == 0)
+        rc = forbid(w, v, "bit",
+                    bit_table(rs->table)
+                        ? "for coils and discrete inputs, which are single bits"
+                        : "unless \"type\" is \"bit\"");
+    if (rc == 0 && cp->type == CODEC_BIT)
+        rc = forbid_all(w, v, value_keys,
+                        "for a point of type \"bit\", which reads 0 or 1");
+    if (rc)
+        return rc;
+    cp->order = (enum codec_order)order;
+    cp->bit = (uint8_t)bit;
+
+    rc = get_number(w, v, "scale", false, 1, &cp->scale);
+    if (rc == 0 && cp->scale == 0)
+        rc = fail_at(w, "scale", "expected non-zero number, got %s",
+                     show(cJSON_GetObjectItemCaseSensitive(v, "scale")).text);
+    if (rc == 0)
+        rc = get_number(w, v, "offset", false, 0, &cp->offset);
+    if (rc == 0)
+        rc = parse_decimals(w, v, flags, cp);
+    if (rc == 0)
+        rc = get_string(w, v, "unit", false, "", 0, CONFIG_UNIT_LEN - 1, rs->unit);
+    if (rc == 0)
+        rc = get_pair(w, v, "range", "[min, max]", &cp->min, &cp->max, &found);
+    if (rc == 0 && found && !(cp->min < cp->max))
+        rc = fail_at(w, "range", "expected [min, max] with min < max, got [%g, %g]",
+                     cp->min, cp->max);
+    if (rc == 0)
+        rc = parse_ma(w, v, &cp->ma);
+    if (rc == 0)
+        rc = parse_sentinels(w, v, cp);
+    return rc;
+}
+
+/* ---- profiles --------------------------------------------------------------------- */
+
+/* One named register of a profile. */
+struct prof_point {
+    char name[CONFIG_ID_LEN];
+    struct regspec spec;
+    uint8_t status_sets; /* as config_point.status_sets */
+};
+
+/* A parsed hw/profiles/NAME.json; see docs/profiles.md. */
+struct profile {
+    char name[CONFIG_ID_LEN];
+    size_t n_points;
+    struct prof_point points[CONFIG_MAX_PROFILE_POINTS];
+    size_t n_status;
+    struct config_status status[CONFIG_MAX_STATUS_SETS];
+    struct config_heartbeat heartbeat;
+    bool has_decimals;
+    struct config_reg decimals;
+};
+
+/* Point names appear in paths such as points.gas.order, so they are plain words. */
+static bool valid_point_name(const char *s)
+{
+    return plain_key(s) && strchr(s, '$') == NULL && strlen(s) < CONFIG_ID_LEN;
+}
+
+static long prof_find(const struct profile *prof, const char *name)
+{
+    for (size_t i = 0; i < prof->n_points; i++) {
+        if (strcmp(prof->points[i].name, name) == 0)
+            return (long)i;
+    }
+    return -1;
+}
+
+/*
+ * The path must name the reference. profile names the profile for a reference from a
+ * site config; NULL for one from inside the profile itself.
+ */
+static int prof_unknown(struct walk *w, const struct profile *prof, const char *name,
+                        const char *profile)
+{
+    const char *hint = NULL;
+    char where[CONFIG_ID_LEN + 16];
+    size_t best = (size_t)-1;
+
+    for (size_t i = 0; i < prof->n_points; i++) {
+        if (close_enough(name, prof->points[i].name, &best))
+            hint = prof->points[i].name;
+    }
+    if (profile)
+        snprintf(where, sizeof(where), "profile \"%s\"", profile);
+    else
+        snprintf(where, sizeof(where), "\"points\"");
+    if (hint)
+        return fail(w, "no point \"%s\" in %s (did you mean \"%s\"?)", name, where, hint);
+    return fail(w, "no point \"%s\" in %s", name, where);
+}
+
+/*
+ * A reference from one part of a profile (role: "a status register", ...) to one of its
+ * points, which must be a whole 16-bit register or, with bits_too, a bit. The path must
+ * name v.
+ */
+static int prof_ref(struct walk *w, const struct profile *prof, const cJSON *v,
+                    const char *role, bool bits_too, long *index)
+{
+    const struct prof_point *pp;
+
+    if (!cJSON_IsString(v))
+        return fail(w, "expected the name of a point, got %s", show(v).text);
+    *index = prof_find(prof, v->valuestring);
+    if (*index < 0)
+        return prof_unknown(w, prof, v->valuestring, NULL);
+    pp = &prof->points[*index];
+    if (pp->spec.codec.type == CODEC_UINT16 || pp->spec.codec.type == CODEC_INT16 ||
+        (bits_too && pp->spec.codec.type == CODEC_BIT))
+        return 0;
+    return fail(w, "\"%s\" is a %s point; %s must be a uint16 or int16 register%s",
+                pp->name, codec_type_name(pp->spec.codec.type), role,
+                bits_too ? " or a bit" : "");
+}
+
+static int parse_profile_points(struct walk *w, const cJSON *root, struct profile *prof)
+{
+    static const char *const keys[] = {
+        "table",    "address", "type",  "order", "bit",       "scale",       "offset",
+        "decimals", "unit",    "range", "ma",    "sentinels", "description", NULL};
+    const cJSON *obj, *c;
+    size_t mark;
+    int rc = member(w, root, "points", true, &obj, &mark);
+
+    if (rc)
+        goto out;
+    if (!cJSON_IsObject(obj)) {
+        rc = fail(w, "expected object of named points, got %s", show(obj).text);
+        goto out;
+    }
+    if (cJSON_GetArraySize(obj) < 1) {
+        rc = fail(w, "expected at least one point, got {}");
+        goto out;
+    }
+    if (cJSON_GetArraySize(obj) > CONFIG_MAX_PROFILE_POINTS) {
+        rc = fail(w, "expected at most %d points, got %d", CONFIG_MAX_PROFILE_POINTS,
+                  cJSON_GetArraySize(obj));
+        goto out;
+    }
+    cJSON_ArrayForEach(c, obj)
+    {
+        struct prof_point *pp = &prof->points[prof->n_points];
+        const char *name = c->string ? c->string : "";
+        char text[CONFIG_PATH_LEN];
+        size_t pmark = path_key(w, name);
+
+        if (!valid_point_name(name))
+            rc = fail(w,
+                      "invalid point name %s: use 1..%d characters from A-Z a-z 0-9 _ -",
+                      show_string(name).text, CONFIG_ID_LEN - 1);
+        if (rc == 0 && prof_find(prof, name) >= 0)
+            rc = fail(w, "duplicate key");
+        if (rc == 0)
+            rc = expect_object(w, c);
+        if (rc == 0)
+            rc = check_keys(w, c, keys);
+        if (rc == 0)
+            rc = parse_regspec(w, c, SPEC_PROFILE, &pp->spec);
+        if (rc == 0)
+            rc = get_string(w, c, "description", false, "", 0, CONFIG_PATH_LEN - 1, text);
+        path_pop(w, pmark);
+        if (rc)
+            break;
+        snprintf(pp->name, sizeof(pp->name), "%s", name);
+        prof->n_points++;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_decimals_register(struct walk *w, const cJSON *root,
+                                   struct profile *prof)
+{
+    const cJSON *v;
+    size_t mark;
+    long k = -1;
+    int rc = member(w, root, "decimals_register", false, &v, &mark);
+
+    if (rc == 0 && v)
+        rc = prof_ref(w, prof, v, "the decimals register", false, &k);
+    if (rc == 0 && k >= 0 && prof->points[k].spec.codec.decimals_reg)
+        rc = fail(w, "\"%s\" cannot be divided by itself: drop its \"decimals\"",
+                  prof->points[k].name);
+    if (rc == 0 && k >= 0) {
+        prof->has_decimals = true;
+        prof->decimals.table = prof->points[k].spec.table;
+        prof->decimals.address = prof->points[k].spec.address;
+    }
+    path_pop(w, mark);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < prof->n_points && !prof->has_decimals; i++) {
+        if (prof->points[i].spec.codec.decimals_reg) {
+            size_t pmark = path_key(w, "points");
+
+            path_key(w, prof->points[i].name);
+            rc = fail_at(w, "decimals",
+                         "\"register\" needs a \"decimals_register\" at the top level of "
+                         "the profile");
+            path_pop(w, pmark);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+/* Appends one rule to a set; the path names what asked for it. */
+static int add_rule(struct walk *w, struct config_status *set, uint16_t mask,
+                    uint16_t min, uint16_t max, uint8_t quality)
+{
+    if (set->n_rules == CONFIG_MAX_STATUS_RULES)
+        return fail(
+            w,
+            "too many rules: at most %d per set, counting each entry of \"values\" "
+            "and a \"default\" other than \"good\"",
+            CONFIG_MAX_STATUS_RULES);
+    set->rules[set->n_rules++] = (struct codec_status_rule){mask, min, max, quality};
+    return 0;
+}
+
+/* A rule's value must survive the mask, or the rule could never match. */
+static int check_masked(struct walk *w, uint32_t value, uint32_t mask)
+{
+    if (value & ~mask)
+        return fail(w,
+                    "0x%04X has bits outside the mask 0x%04X: the rule could never match",
+                    (unsigned)value, (unsigned)mask);
+    return 0;
+}
+
+static int parse_rule(struct walk *w, const cJSON *r, struct config_status *set)
+{
+    static const char *const keys[] = {"mask", "equals",  "values", "min",
+                                       "max",  "quality", "note",   NULL};
+    const cJSON *mask_v = cJSON_GetObjectItemCaseSensitive(r, "mask");
+    const cJSON *eq = cJSON_GetObjectItemCaseSensitive(r, "equals");
+    const cJSON *vals = cJSON_GetObjectItemCaseSensitive(r, "values");
+    const cJSON *min_v = cJSON_GetObjectItemCaseSensitive(r, "min");
+    const cJSON *max_v = cJSON_GetObjectItemCaseSensitive(r, "max");
+    char note[CONFIG_PATH_LEN];
+    uint32_t mask = 0xFFFF, a = 0, b = 0;
+    int forms, q = 0;
+    size_t mark;
+    int rc = expect_object(w, r);
+
+    if (rc == 0)
+        rc = check_keys(w, r, keys);
+    if (rc)
+        return rc;
+    forms = (eq != NULL) + (vals != NULL) + (min_v != NULL || max_v != NULL);
+    if (forms == 0)
+        return fail(w, "expected one of \"equals\", \"values\" or \"min\"/\"max\"");
+    if (forms > 1)
+        return fail(w, "use only one of \"equals\", \"values\" and \"min\"/\"max\"");
+    if (mask_v) {
+        mark = path_key(w, "mask");
+        rc = check_word(w, mask_v, 0xFFFF, &mask);
+        path_pop(w, mark);
+    }
+    if (rc == 0)
+        rc = get_enum(w, r, "quality", true, 0, quality_names, &q);
+    if (rc == 0)
+        rc = get_string(w, r, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
+    if (rc)
+        return rc;
+
+    if (eq) {
+        mark = path_key(w, "equals");
+        rc = check_word(w, eq, 0xFFFF, &a);
+        if (rc == 0)
+            rc = check_masked(w, a, mask);
+        if (rc == 0)
+            rc = add_rule(w, set, (uint16_t)mask, (uint16_t)a, (uint16_t)a,
+                          quality_codes[q]);
+        path_pop(w, mark);
+    } else if (vals) {
+        const cJSON *c;
+        size_t j = 0;
+
+        rc = get_list(w, r, "values", CONFIG_MAX_STATUS_RULES, &vals, &mark);
+        for (c = rc == 0 ? vals->child : NULL; c; c = c->next) {
+            size_t imark = path_index(w, j++);
+
+            rc = check_word(w, c, 0xFFFF, &a);
+            if (rc == 0)
+                rc = check_masked(w, a, mask);
+            if (rc == 0)
+                rc = add_rule(w, set, (uint16_t)mask, (uint16_t)a, (uint16_t)a,
+                              quality_codes[q]);
+            path_pop(w, imark);
+            if (rc)
+                break;
+        }
+        path_pop(w, mark);
+    } else {
+        b = mask;
+        if (min_v) {
+            mark = path_key(w, "min");
+            rc = check_word(w, min_v, 0xFFFF, &a);
+            if (rc == 0 && a > mask)
+                rc =
+                    fail(w, "0x%04X is above the mask 0x%04X: the rule could never match",
+                         (unsigned)a, (unsigned)mask);
+            path_pop(w, mark);
+        }
+        if (rc == 0 && max_v) {
+            mark = path_key(w, "max");
+            rc = check_word(w, max_v, 0xFFFF, &b);
+            if (rc == 0 && b < a)
+                rc = fail(w, "expected at least min (%u), got %u", (unsigned)a,
+                          (unsigned)b);
+            path_pop(w, mark);
+        }
+        if (rc == 0)
+            rc = add_rule(w, set, (uint16_t)mask, (uint16_t)a, (uint16_t)b,
+                          quality_codes[q]);
+    }
+    return rc;
+}
+
+/*
+ * *own is the index of the set's register, or -1 when applies_to names the points the set
+ * governs.
+ */
+static int parse_status_set(struct walk *w, const cJSON *s, size_t k,
+                            struct profile *prof, long *own)
+{
+    static const char *const keys[] = {"point",      "rules", "default",
+                                       "applies_to", "note",  NULL};
+    struct config_status *set = &prof->status[k];
+    const cJSON *v, *c;
+    char note[CONFIG_PATH_LEN];
+    size_t mark, j = 0;
+    long idx = -1;
+    int q = 0;
+    int rc = expect_object(w, s);
+
+    if (rc == 0)
+        rc = check_keys(w, s, keys);
+    if (rc)
+        return rc;
+    rc = member(w, s, "point", true, &v, &mark);
+    if (rc == 0)
+        rc = prof_ref(w, prof, v, "a status register", false, &idx);
+    if (rc == 0) {
+        set->reg.table = prof->points[idx].spec.table;
+        set->reg.address = prof->points[idx].spec.address;
+    }
+    path_pop(w, mark);
+    if (rc)
+        return rc;
+    *own = idx;
+
+    rc = get_array(w, s, "rules", CONFIG_MAX_STATUS_RULES, &v, &j, &mark);
+    j = 0;
+    if (rc == 0) {
+        cJSON_ArrayForEach(c, v)
+        {
+            size_t imark = path_index(w, j++);
+
+            rc = parse_rule(w, c, set);
+            path_pop(w, imark);
+            if (rc)
+                break;
+        }
+    }
+    path_pop(w, mark);
+    if (rc == 0)
+        rc = get_enum(w, s, "default", false, 0, quality_names, &q);
+    /* The default is a last rule that matches everything: mask 0 leaves 0. */
+    if (rc == 0 && quality_codes[q] != MSG_Q_GOOD) {
+        mark = path_key(w, "default");
+        rc = add_rule(w, set, 0, 0, 0, quality_codes[q]);
+        path_pop(w, mark);
+    }
+    if (rc)
+        return rc;
+
+    rc = get_list(w, s, "applies_to", CONFIG_MAX_PROFILE_POINTS, &v, &mark);
+    if (v)
+        *own = -1;
+    j = 0;
+    if (rc == 0 && v) {
+        cJSON_ArrayForEach(c, v)
+        {
+            size_t imark = path_index(w, j++);
+
+            if (!cJSON_IsString(c))
+                rc = fail(w, "expected the name of a point, got %s", show(c).text);
+            else if ((idx = prof_find(prof, c->valuestring)) < 0)
+                rc = prof_unknown(w, prof, c->valuestring, NULL);
+            else
+                prof->points[idx].status_sets |= (uint8_t)(1u << k);
+            path_pop(w, imark);
+            if (rc)
+                break;
+        }
+    }
+    path_pop(w, mark);
+    if (rc == 0)
+        rc = get_string(w, s, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
+    return rc;
+}
+
+static int parse_status_sets(struct walk *w, const cJSON *root, struct profile *prof,
+                             long *own)
+{
+    const cJSON *arr, *s;
+    size_t mark;
+    int rc = get_list(w, root, "status", CONFIG_MAX_STATUS_SETS, &arr, &mark);
+
+    if (rc == 0 && arr) {
+        cJSON_ArrayForEach(s, arr)
+        {
+            size_t imark = path_index(w, prof->n_status);
+
+            rc = parse_status_set(w, s, prof->n_status, prof, &own[prof->n_status]);
+            path_pop(w, imark);
+            if (rc)
+                break;
+            prof->n_status++;
+        }
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+static int parse_heartbeat(struct walk *w, const cJSON *root, struct profile *prof)
+{
+    static const char *const keys[] = {"point", "stale_after_ms", "note", NULL};
+    struct config_heartbeat *hb = &prof->heartbeat;
+    char note[CONFIG_PATH_LEN];
+    const cJSON *v, *ref;
+    size_t mark, rmark;
+    long idx = -1, stale = 0;
+    int rc = member(w, root, "heartbeat", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0) {
+        rc = member(w, v, "point", true, &ref, &rmark);
+        if (rc == 0)
+            rc = prof_ref(w, prof, ref, "a heartbeat", true, &idx);
+        path_pop(w, rmark);
+    }
+    if (rc == 0)
+        rc = get_int(w, v, "stale_after_ms", 1000, 3600000, true, 0, &stale);
+    if (rc == 0)
+        rc = get_string(w, v, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
+    if (rc == 0) {
+        const struct prof_point *pp = &prof->points[idx];
+
+        hb->enabled = true;
+        hb->reg.table = pp->spec.table;
+        hb->reg.address = pp->spec.address;
+        hb->mask =
+            pp->spec.codec.type == CODEC_BIT
+                ? (uint16_t)(1u << (bit_table(pp->spec.table) ? 0 : pp->spec.codec.bit))
+                : 0xFFFF;
+        hb->stale_after_ms = (uint32_t)stale;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The whole profile document; the walk names the profile's file. */
+static int parse_profile(struct walk *w, const cJSON *root, const char *name,
+                         struct profile *prof)
+{
+    static const char *const keys[] = {"profile", "model",     "provenance",
+                                       "source",  "points",    "decimals_register",
+                                       "status",  "heartbeat", NULL};
+    char self[CONFIG_ID_LEN], text[CONFIG_PATH_LEN];
+    long own[CONFIG_MAX_STATUS_SETS];
+    int rc;
+
+    snprintf(prof->name, sizeof(prof->name), "%s", name);
+    if (!cJSON_IsObject(root))
+        return fail(w, "expected object at top level, got %s", show(root).text);
+    rc = check_keys(w, root, keys);
+    if (rc == 0)
+        rc = get_id(w, root, "profile", NULL, self);
+    /* A copied file that still names its original would describe the wrong model. */
+    if (rc == 0 && strcmp(self, name) != 0)
+        rc = fail_at(w, "profile", "expected \"%s\" (the file's name), got \"%s\"", name,
+                     self);
+    if (rc == 0)
+        rc = get_string(w, root, "model", true, NULL, 1, CONFIG_TEXT_LEN - 1, text);
+    if (rc == 0)
+        rc = get_string(w, root, "provenance", true, NULL, 1, CONFIG_TEXT_LEN - 1, text);
+    if (rc == 0)
+        rc = get_string(w, root, "source", false, "", 0, CONFIG_PATH_LEN - 1, text);
+    if (rc == 0)
+        rc = parse_profile_points(w, root, prof);
+    if (rc == 0)
+        rc = parse_decimals_register(w, root, prof);
+    if (rc == 0)
+        rc = parse_status_sets(w, root, prof, own);
+    if (rc == 0)
+        rc = parse_heartbeat(w, root, prof);
+    if (rc)
+        return rc;
+    /*
+     * A set without applies_to governs every point but its own register: a status word
+     * stays readable while it says "fault", and a wrong identity word taints the rest.
+     */
+    for (size_t k = 0; k < prof->n_status; k++) {
+        for (size_t i = 0; own[k] >= 0 && i < prof->n_points; i++) {
+            if ((long)i != own[k])
+                prof->points[i].status_sets |= (uint8_t)(1u << k);
+        }
+    }
+    return 0;
+}
+
+/* Adopt a message written by the walk of another file, which names that file. */
+static int adopt(struct walk *w, const struct walk *other, int rc)
+{
+    snprintf(w->msg, sizeof(w->msg), "%s", other->msg);
+    return rc;
+}
+
+/* The path must name the device's "profile". */
+static int load_profile(struct parse *p, const char *name, const struct profile **out)
+{
+    struct walk *w = p->w;
+    char path[CONFIG_PATH_LEN];
+    struct walk pw = {.name = NULL};
+    struct profile *prof = NULL;
+    cJSON *root = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int n, rc;
+
+    for (size_t i = 0; i < p->n_profiles; i++) {
+        if (strcmp(p->profiles[i]->name, name) == 0) {
+            *out = p->profiles[i];
+            return 0;
+        }
+    }
+    if (p->n_profiles == CONFIG_MAX_PROFILES)
+        return fail(w, "too many profiles: at most %d in one config",
+                    CONFIG_MAX_PROFILES);
+    n = snprintf(path, sizeof(path), "%s/%s.json", p->cfg->profiles_dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail(w, "the profile's path would exceed %d bytes", CONFIG_PATH_LEN - 1);
+    pw.name = base_name(path);
+
+    rc = read_file(&pw, path, &text, &len);
+    if (rc == -ENOENT || rc == -ENOTDIR) {
+        rc = fail(w, "no profile \"%s\" (no file %s)", name, path);
+        goto out;
+    }
+    if (rc == 0)
+        rc = parse_document(&pw, text, len, &root);
+    if (rc == 0) {
+        prof = calloc(1, sizeof(*prof));
+        rc = prof ? parse_profile(&pw, root, name, prof) : -ENOMEM;
+    }
+    if (rc && rc != -ENOMEM)
+        adopt(w, &pw, rc);
+    if (rc == 0) {
+        p->profiles[p->n_profiles++] = prof;
+        *out = prof;
+        prof = NULL;
+    }
+out:
+    free(prof);
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+/* ---- points and devices ----------------------------------------------------------- */
 
 static int parse_high(struct parse *p, const cJSON *pt, struct config_limit *lim)
 {
@@ -966,33 +2346,131 @@ static int parse_high(struct parse *p, const cJSON *pt, struct config_limit *lim
         rc = get_number(w, v, "setpoint", true, 0, &lim->setpoint);
     if (rc == 0)
         rc = get_number(w, v, "deadband", false, 0, &lim->deadband);
-    if (rc == 0 && lim->deadband < 0) {
-        size_t dmark = path_key(w, "deadband");
-
-        rc = fail(w, "expected number >= 0, got %s",
-                  show(cJSON_GetObjectItemCaseSensitive(v, "deadband")).text);
-        path_pop(w, dmark);
-    }
+    if (rc == 0 && lim->deadband < 0)
+        rc = fail_at(w, "deadband", "expected number >= 0, got %s",
+                     show(cJSON_GetObjectItemCaseSensitive(v, "deadband")).text);
     lim->enabled = rc == 0;
 out:
     path_pop(w, mark);
     return rc;
 }
 
-/* The path names devices[d].points[j]; the point is stored at the next free slot. */
-static int parse_point(struct parse *p, const cJSON *v, size_t d)
+static int parse_area_ref(struct parse *p, const cJSON *v, size_t *area)
 {
-    static const char *const keys[] = {"id",    "area",   "table", "address", "type",
-                                       "scale", "offset", "unit",  "high",    NULL};
-    static const char *const tables[] = {"holding", "input", NULL};
-    static const char *const types[] = {"uint16", "int16", NULL};
+    char id[CONFIG_ID_LEN];
+    int rc = get_id(p->w, v, "area", NULL, id);
+
+    if (rc == 0) {
+        long a = idset_find(&p->areas, id);
+
+        if (a < 0) {
+            size_t mark = path_key(p->w, "area");
+
+            rc = unknown_ref(p->w, "area", id, &p->areas, p->cfg->n_areas);
+            path_pop(p->w, mark);
+        } else {
+            *area = (size_t)a;
+        }
+    }
+    return rc;
+}
+
+/* A site point that selects a profile point with "use". */
+static int parse_used_point(struct parse *p, const cJSON *v, const struct profile *prof,
+                            struct config_point *pt)
+{
+    struct walk *w = p->w;
+    struct config *cfg = p->cfg;
+    const struct config_device *dev = &cfg->devices[pt->device];
+    const struct prof_point *pp;
+    char why[CONFIG_ID_LEN + 64];
+    bool found = false;
+    double lo, hi;
+    long k;
+    int rc;
+
+    snprintf(why, sizeof(why), "with a profile: \"%s\" defines the registers",
+             prof->name);
+    rc = forbid_all(w, v, register_keys, why);
+    if (rc == 0)
+        rc = get_id(w, v, "use", NULL, pt->use);
+    if (rc)
+        return rc;
+    k = prof_find(prof, pt->use);
+    if (k < 0) {
+        size_t mark = path_key(w, "use");
+
+        rc = prof_unknown(w, prof, pt->use, prof->name);
+        path_pop(w, mark);
+        return rc;
+    }
+    /* One register published under two ids would only confuse the alarm list. */
+    for (size_t j = dev->first_point; j < cfg->n_points; j++) {
+        if (strcmp(cfg->points[j].use, pt->use) == 0)
+            return fail_at(w, "use", "\"%s\" is already used by devices[%zu].points[%zu]",
+                           pt->use, pt->device, j - dev->first_point);
+    }
+    pp = &prof->points[k];
+    pt->table = pp->spec.table;
+    pt->address = pp->spec.address;
+    pt->codec = pp->spec.codec;
+    pt->status_sets = pp->status_sets;
+
+    rc = parse_area_ref(p, v, &pt->area);
+    if (rc == 0)
+        rc = get_string(w, v, "unit", false, pp->spec.unit, 0, CONFIG_UNIT_LEN - 1,
+                        pt->unit);
+    if (rc == 0)
+        rc = get_pair(w, v, "span", "[value at 4 mA, value at 20 mA]", &lo, &hi, &found);
+    if (rc == 0 && found && !pt->codec.ma.enabled)
+        rc = fail_at(w, "span",
+                     "only for a 4-20 mA point; \"%s\" of profile \"%s\" is not one",
+                     pt->use, prof->name);
+    if (rc == 0 && found && lo == hi)
+        rc = fail_at(w, "span", "the values at 4 mA and 20 mA must differ, got [%g, %g]",
+                     lo, hi);
+    if (rc == 0 && found) {
+        pt->codec.ma.eu_low = lo;
+        pt->codec.ma.eu_high = hi;
+    }
+    return rc;
+}
+
+/* A site point with its own register keys. */
+static int parse_inline_point(struct parse *p, const cJSON *v, struct config_point *pt)
+{
+    struct walk *w = p->w;
+    struct regspec rs;
+    int rc = forbid(w, v, "use", "without a \"profile\" on the device");
+
+    if (rc == 0)
+        rc =
+            forbid(w, v, "span",
+                   "without a \"profile\" on the device (write \"ma\": {\"span\": ...})");
+    if (rc == 0)
+        rc = parse_area_ref(p, v, &pt->area);
+    if (rc == 0)
+        rc = parse_regspec(w, v, 0, &rs);
+    if (rc)
+        return rc;
+    pt->table = rs.table;
+    pt->address = rs.address;
+    pt->codec = rs.codec;
+    snprintf(pt->unit, sizeof(pt->unit), "%s", rs.unit);
+    return 0;
+}
+
+/* The path names devices[d].points[j]; the point is stored at the next free slot. */
+static int parse_point(struct parse *p, const cJSON *v, size_t d,
+                       const struct profile *prof)
+{
+    static const char *const keys[] = {"id",        "use",   "area", "table", "address",
+                                       "type",      "order", "bit",  "scale", "offset",
+                                       "decimals",  "unit",  "span", "range", "ma",
+                                       "sentinels", "high",  NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     struct config_point *pt;
-    char area[CONFIG_ID_LEN];
-    long address = 0;
-    int table = 0, type = 0;
-    size_t mark;
     int rc;
 
     if (cfg->n_points == p->points_cap)
@@ -1011,63 +2489,71 @@ static int parse_point(struct parse *p, const cJSON *v, size_t d)
         if (first >= 0) {
             size_t fd = cfg->points[first].device;
 
-            mark = path_key(w, "id");
-            rc = fail(w, "duplicate id \"%s\" (first at devices[%zu].points[%zu].id)",
-                      pt->id, fd, (size_t)first - cfg->devices[fd].first_point);
-            path_pop(w, mark);
+            rc = fail_at(w, "id",
+                         "duplicate id \"%s\" (first at devices[%zu].points[%zu].id)",
+                         pt->id, fd, (size_t)first - cfg->devices[fd].first_point);
         }
     }
     if (rc == 0)
-        rc = get_id(w, v, "area", NULL, area);
-    if (rc == 0) {
-        long a = idset_find(&p->areas, area);
-
-        if (a < 0) {
-            mark = path_key(w, "area");
-            rc = unknown_ref(w, "area", area, &p->areas, cfg->n_areas);
-            path_pop(w, mark);
-        } else {
-            pt->area = (size_t)a;
-        }
-    }
-    if (rc == 0)
-        rc = get_enum(w, v, "table", false, CONFIG_TABLE_HOLDING, tables, &table);
-    if (rc == 0)
-        rc = get_int(w, v, "address", 0, 65535, true, 0, &address);
-    if (rc == 0)
-        rc = get_enum(w, v, "type", false, CONFIG_REG_UINT16, types, &type);
-    if (rc == 0)
-        rc = get_number(w, v, "scale", false, 1, &pt->scale);
-    if (rc == 0 && pt->scale == 0) {
-        mark = path_key(w, "scale");
-        rc = fail(w, "expected non-zero number, got %s",
-                  show(cJSON_GetObjectItemCaseSensitive(v, "scale")).text);
-        path_pop(w, mark);
-    }
-    if (rc == 0)
-        rc = get_number(w, v, "offset", false, 0, &pt->offset);
-    if (rc == 0)
-        rc = get_string(w, v, "unit", false, "", 0, CONFIG_UNIT_LEN - 1, pt->unit);
+        rc = prof ? parse_used_point(p, v, prof, pt) : parse_inline_point(p, v, pt);
     if (rc == 0)
         rc = parse_high(p, v, &pt->high);
     if (rc)
         return rc;
-    pt->table = (enum config_table)table;
-    pt->address = (uint16_t)address;
-    pt->type = (enum config_regtype)type;
     cfg->n_points++;
     return 0;
 }
 
+/* Copies what a profile says about the device as a whole: its auxiliary registers. */
+static void adopt_profile(struct config_device *dev, const struct profile *prof)
+{
+    dev->n_status = prof->n_status;
+    memcpy(dev->status, prof->status, sizeof(dev->status));
+    dev->heartbeat = prof->heartbeat;
+    dev->has_decimals = prof->has_decimals;
+    dev->decimals = prof->decimals;
+}
+
+static int parse_device_profile(struct parse *p, const cJSON *v,
+                                struct config_device *dev, const struct profile **prof)
+{
+    struct walk *w = p->w;
+    size_t mark;
+    int rc = get_id(w, v, "profile", "", dev->profile);
+
+    *prof = NULL;
+    if (rc || dev->profile[0] == '\0')
+        return rc;
+    mark = path_key(w, "profile");
+    rc = load_profile(p, dev->profile, prof);
+    path_pop(w, mark);
+    if (rc)
+        return rc;
+    adopt_profile(dev, *prof);
+    /* Two polls within the window, or a healthy heartbeat would be called stale. */
+    if (dev->heartbeat.enabled && dev->poll_ms > dev->heartbeat.stale_after_ms / 2)
+        rc = fail_at(
+            w, "poll_ms",
+            "expected at most %u with profile \"%s\" (its heartbeat is stale after "
+            "%u ms, which must span two polls), got %u",
+            dev->heartbeat.stale_after_ms / 2, dev->profile,
+            dev->heartbeat.stale_after_ms, dev->poll_ms);
+    return rc;
+}
+
 static int parse_device(struct parse *p, const cJSON *v, size_t i)
 {
-    static const char *const keys[] = {"id", "bus", "unit_id", "poll_ms", "points", NULL};
+    static const char *const keys[] = {
+        "id",      "bus",    "unit_id", "poll_ms", "response_timeout_ms",
+        "profile", "points", NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     struct config_device *dev = &cfg->devices[i];
-    char bus[CONFIG_ID_LEN];
+    const struct config_bus *bus = NULL;
+    const struct profile *prof = NULL;
+    char bus_id[CONFIG_ID_LEN];
     const cJSON *arr, *pt;
-    long unit = 0, poll = 0, b;
+    long unit = 0, poll = 0, rtimeout = 0, b;
     size_t n = 0, j = 0, mark;
     int rc = expect_object(w, v);
 
@@ -1078,44 +2564,59 @@ static int parse_device(struct parse *p, const cJSON *v, size_t i)
     if (rc == 0) {
         long first = idset_add(&p->devices, i);
 
-        if (first >= 0) {
-            mark = path_key(w, "id");
-            rc = duplicate_id(w, dev->id, "devices", first);
-            path_pop(w, mark);
-        }
+        if (first >= 0)
+            rc = fail_at(w, "id", "duplicate id \"%s\" (first at devices[%ld].id)",
+                         dev->id, first);
     }
     if (rc == 0)
-        rc = get_id(w, v, "bus", NULL, bus);
+        rc = get_id(w, v, "bus", NULL, bus_id);
     if (rc == 0) {
-        b = idset_find(&p->buses, bus);
+        b = idset_find(&p->buses, bus_id);
         if (b < 0) {
             mark = path_key(w, "bus");
-            rc = unknown_ref(w, "bus", bus, &p->buses, cfg->n_buses);
+            rc = unknown_ref(w, "bus", bus_id, &p->buses, cfg->n_buses);
             path_pop(w, mark);
         } else {
             dev->bus = (size_t)b;
+            bus = &cfg->buses[b];
         }
     }
     if (rc == 0)
         rc = get_int(w, v, "unit_id", 0, 255, true, 0, &unit);
+    /* On a serial line 0 is broadcast, which no device answers, and 248..255 reserved. */
+    if (rc == 0 && bus->kind == CONFIG_BUS_RTU && (unit < 1 || unit > 247))
+        rc = fail_at(w, "unit_id",
+                     "expected integer 1..247 on the rtu bus \"%s\", got %ld", bus->id,
+                     unit);
     if (rc)
         return rc;
     dev->unit_id = (uint8_t)unit;
     /* Two devices answering to one unit id on one bus would read each other's data. */
     for (size_t k = 0; k < i; k++) {
-        if (cfg->devices[k].bus == dev->bus && cfg->devices[k].unit_id == dev->unit_id) {
-            mark = path_key(w, "unit_id");
-            rc = fail(
-                w, "duplicate unit_id %ld on bus \"%s\" (first at devices[%zu].unit_id)",
-                unit, bus, k);
-            path_pop(w, mark);
-            return rc;
-        }
+        if (cfg->devices[k].bus == dev->bus && cfg->devices[k].unit_id == dev->unit_id)
+            return fail_at(
+                w, "unit_id",
+                "duplicate unit_id %ld on bus \"%s\" (first at devices[%zu].unit_id)",
+                unit, bus_id, k);
     }
     rc = get_int(w, v, "poll_ms", 10, 3600000, true, 0, &poll);
+    /* Otherwise a healthy device would be declared lost between two of its polls. */
+    if (rc == 0 && poll >= (long)bus->comm_loss_after_ms)
+        rc = fail_at(w, "poll_ms",
+                     "expected less than the comm_loss_after_ms %u of bus \"%s\" (poll "
+                     "more often or "
+                     "raise it), got %ld",
+                     bus->comm_loss_after_ms, bus->id, poll);
+    if (rc == 0)
+        rc = get_int(w, v, "response_timeout_ms", 10, 10000, false,
+                     (long)bus->response_timeout_ms, &rtimeout);
     if (rc)
         return rc;
     dev->poll_ms = (uint32_t)poll;
+    dev->response_timeout_ms = (uint32_t)rtimeout;
+    rc = parse_device_profile(p, v, dev, &prof);
+    if (rc)
+        return rc;
 
     dev->first_point = cfg->n_points;
     rc = get_array(w, v, "points", (size_t)-1, &arr, &n, &mark);
@@ -1124,7 +2625,7 @@ static int parse_device(struct parse *p, const cJSON *v, size_t i)
         {
             size_t imark = path_index(w, j);
 
-            rc = parse_point(p, pt, i);
+            rc = parse_point(p, pt, i, prof);
             path_pop(w, imark);
             if (rc)
                 break;
@@ -1178,8 +2679,9 @@ static int walk_entries(struct parse *p, const cJSON *arr, entry_fn fn)
 
 static int parse_root(struct parse *p, const cJSON *root)
 {
-    static const char *const keys[] = {"gateway", "rt",    "store",   "mqtt",
-                                       "areas",   "buses", "devices", NULL};
+    static const char *const keys[] = {"gateway", "rt",           "store",
+                                       "mqtt",    "profiles_dir", "areas",
+                                       "buses",   "devices",      NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     const cJSON *arr;
@@ -1197,6 +2699,8 @@ static int parse_root(struct parse *p, const cJSON *root)
         rc = parse_store(p, root);
     if (rc == 0)
         rc = parse_mqtt(p, root);
+    if (rc == 0)
+        rc = parse_profiles_dir(p, root);
     if (rc)
         return rc;
 
@@ -1260,114 +2764,16 @@ static int parse_root(struct parse *p, const cJSON *root)
 
 /* ---- entry points ----------------------------------------------------------------- */
 
-static const char *base_name(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-
-    return slash && slash[1] ? slash + 1 : path;
-}
-
-/* The message must be one line whatever the file name or the data contain. */
-static void copy_message(const char *msg, char *err, size_t err_len)
-{
-    if (!err || err_len == 0)
-        return;
-    snprintf(err, err_len, "%s", msg);
-    for (char *c = err; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f)
-            *c = '?';
-    }
-}
-
-/* Counts columns in characters, not bytes, as editors do for UTF-8 text. */
-static void line_column(const char *text, size_t pos, size_t *line, size_t *column)
-{
-    *line = 1;
-    *column = 1;
-    for (size_t i = 0; i < pos; i++) {
-        if (text[i] == '\n') {
-            (*line)++;
-            *column = 1;
-        } else if (((unsigned char)text[i] & 0xc0) != 0x80) {
-            (*column)++;
-        }
-    }
-}
-
-static int syntax_error(struct walk *w, const char *text, size_t pos, const char *what)
-{
-    size_t line, column;
-
-    line_column(text, pos, &line, &column);
-    return fail(w, "line %zu, column %zu: %s", line, column, what);
-}
-
-/*
- * cJSON decodes the escape \u0000 into a NUL byte, which ends its C string: "a\u0000b"
- * would silently become "a". Called on text cJSON accepted, where every backslash is
- * inside a string, so stepping over escape pairs finds exactly the real escapes.
- */
-static size_t find_nul_escape(const char *text, size_t len)
-{
-    for (size_t i = 0; i + 1 < len; i++) {
-        if (text[i] != '\\')
-            continue;
-        if (text[i + 1] == 'u' && i + 5 < len && memcmp(text + i + 2, "0000", 4) == 0)
-            return i;
-        i++;
-    }
-    return len;
-}
-
 static int parse_text(struct walk *w, const char *origin, const char *text, size_t len,
                       struct config **out)
 {
     struct config *cfg = NULL;
-    struct parse p = {.w = w};
+    struct parse p = {.w = w, .origin = origin};
     cJSON *root = NULL;
-    const char *end = NULL, *nul;
-    size_t i;
-    int rc;
+    int rc = parse_document(w, text, len, &root);
 
-    if (len > CONFIG_MAX_FILE_BYTES) {
-        fail(w, "too large: %zu bytes, at most %u", len, CONFIG_MAX_FILE_BYTES);
-        return -EFBIG;
-    }
-    /* Some editors write a byte order mark first; it is not JSON, but harmless. */
-    if (len >= 3 && memcmp(text, "\xef\xbb\xbf", 3) == 0) {
-        text += 3;
-        len -= 3;
-    }
-    for (i = 0; i < len &&
-                (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n');
-         i++)
-        ;
-    if (i == len)
-        return fail(w, "empty file");
-    /* cJSON reads C strings: text after a NUL byte would be ignored, not rejected. */
-    nul = memchr(text, '\0', len);
-    if (nul)
-        return syntax_error(w, text, (size_t)(nul - text), "NUL byte in JSON text");
-
-    root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    if (!root) {
-        rc = syntax_error(w, text, end && end >= text ? (size_t)(end - text) : 0,
-                          "JSON syntax error");
+    if (rc)
         goto out;
-    }
-    for (i = (size_t)(end - text); i < len && (unsigned char)text[i] <= ' '; i++)
-        ;
-    if (i < len) {
-        rc = syntax_error(w, text, i,
-                          "JSON syntax error (text after the top-level value)");
-        goto out;
-    }
-    i = find_nul_escape(text, len);
-    if (i < len) {
-        rc = syntax_error(w, text, i, "\"\\u0000\" is not allowed in strings");
-        goto out;
-    }
-
     cfg = calloc(1, sizeof(*cfg));
     if (!cfg) {
         rc = -ENOMEM;
@@ -1383,6 +2789,8 @@ out:
         config_free(cfg);
         cfg = NULL;
     }
+    for (size_t i = 0; i < p.n_profiles; i++)
+        free(p.profiles[i]);
     idset_free(&p.areas);
     idset_free(&p.buses);
     idset_free(&p.devices);
@@ -1408,77 +2816,6 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 out:
     if (rc)
         copy_message(w.msg, err, err_len);
-    return rc;
-}
-
-static int read_file(struct walk *w, const char *path, char **text, size_t *len)
-{
-    struct stat st;
-    size_t cap, used = 0;
-    char *buf = NULL;
-    int fd, rc = 0;
-
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fstat(fd, &st) < 0) {
-        rc = -errno;
-        goto out;
-    }
-    if (S_ISREG(st.st_mode) && st.st_size > (off_t)CONFIG_MAX_FILE_BYTES) {
-        rc = -EFBIG;
-        fail(w, "too large: %lld bytes, at most %u", (long long)st.st_size,
-             CONFIG_MAX_FILE_BYTES);
-        goto out;
-    }
-    /* The size is a hint only: pipes report none and files may change while read. */
-    cap = S_ISREG(st.st_mode) ? (size_t)st.st_size + 1 : 65536;
-    buf = malloc(cap);
-    if (!buf) {
-        rc = -ENOMEM;
-        goto out;
-    }
-    for (;;) {
-        ssize_t n;
-
-        if (used == cap) {
-            char *bigger;
-
-            if (cap > CONFIG_MAX_FILE_BYTES) {
-                rc = -EFBIG;
-                fail(w, "too large: more than %u bytes", CONFIG_MAX_FILE_BYTES);
-                goto out;
-            }
-            bigger = realloc(buf, cap * 2);
-            if (!bigger) {
-                rc = -ENOMEM;
-                goto out;
-            }
-            buf = bigger;
-            cap *= 2;
-        }
-        n = read(fd, buf + used, cap - used);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            rc = -errno;
-            goto out;
-        }
-        if (n == 0)
-            break;
-        used += (size_t)n;
-    }
-    /* Not needed by the parser, which is given the length, but cheap insurance. */
-    buf[used] = '\0';
-    *text = buf;
-    *len = used;
-    buf = NULL;
-out:
-    if (rc == -ENOMEM)
-        fail(w, "out of memory");
-    else if (rc && rc != -EFBIG)
-        fail(w, "cannot read: %s", strerror(-rc));
-    free(buf);
-    if (fd >= 0)
-        close(fd);
     return rc;
 }
 

@@ -2,15 +2,24 @@
  * config: the site configuration, parsed from JSON into one immutable, validated struct.
  *
  * config_load() reads the whole file, parses it with cJSON, checks every key, type, range
- * and cross-reference, and only then hands out a struct config. Nothing is half-loaded: on
- * any error the caller gets no struct and one message of the form
+ * and cross-reference, and only then hands out a struct config. Nothing is half-loaded:
+ * on any error the caller gets no struct and one message of the form
  *
  *     demo.json: devices[2].points[0].address: expected integer 0..65535, got "40001"
  *
  * naming the file (its base name), the JSON path and the reason. Unknown keys, duplicate
  * keys, duplicate ids, dangling references, wrong types and out-of-range numbers are all
  * errors. The struct is read-only after loading and is shared by every thread without
- * locking; all tables are sized here, once, so that nothing downstream allocates per sample.
+ * locking; all tables are sized here, once, so that nothing downstream allocates per
+ * sample.
+ *
+ * A device may name a profile (profiles_dir/NAME.json, docs/profiles.md): the register
+ * map of its instrument model. Profiles are read and checked while the config is, and
+ * their errors name the profile's file instead (xnx.json: points.gas.order: ...). What a
+ * profile says ends up copied into the struct: each point's decoding in
+ * config_point.codec, and the device's status, heartbeat and decimals registers in
+ * config_device, so that nothing downstream knows whether a point came from a profile or
+ * from the config itself.
  *
  * This module logs nothing; the caller prints the message.
  */
@@ -21,8 +30,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec.h"
+
 #define CONFIG_ERR_LEN  512
-#define CONFIG_ID_LEN   64  /* ids travel in MQTT topics: [A-Za-z0-9_.-], 1..63 chars */
+#define CONFIG_ID_LEN   64 /* ids travel in MQTT topics: [A-Za-z0-9_.-], 1..63 chars */
 #define CONFIG_HOST_LEN 256
 #define CONFIG_PATH_LEN 512
 #define CONFIG_TEXT_LEN 128 /* names and free text such as an area's display name */
@@ -37,20 +48,34 @@
 /* A config file larger than this is rejected unread (-EFBIG). */
 #define CONFIG_MAX_FILE_BYTES (4u * 1024u * 1024u)
 
+/* Device profiles (hw/profiles/NAME.json), see docs/profiles.md. */
+#define CONFIG_MAX_PROFILES       64 /* distinct profiles one config may use */
+#define CONFIG_MAX_PROFILE_POINTS 64 /* named registers per profile */
+#define CONFIG_MAX_STATUS_SETS    6  /* status rule sets per device */
+#define CONFIG_MAX_STATUS_RULES   24 /* rules per set, "values" lists expanded */
+
 enum config_bus_kind {
     CONFIG_BUS_TCP,
+    CONFIG_BUS_RTU,
 };
 
-/* Which Modbus table a point is read from: FC 03 (holding) or FC 04 (input). */
+enum config_parity {
+    CONFIG_PARITY_NONE,
+    CONFIG_PARITY_EVEN,
+    CONFIG_PARITY_ODD,
+};
+
+/*
+ * Which Modbus table a point is read from: FC 03 (holding registers), FC 04 (input
+ * registers), FC 01 (coils) or FC 02 (discrete inputs). Coils and discrete inputs are
+ * single bits: their points are of type CODEC_BIT with bit 0, and the reader stores each
+ * bit as a register word of 0 or 1.
+ */
 enum config_table {
     CONFIG_TABLE_HOLDING,
     CONFIG_TABLE_INPUT,
-};
-
-/* Register encoding. Wider types and word orders arrive with the acquisition engine. */
-enum config_regtype {
-    CONFIG_REG_UINT16,
-    CONFIG_REG_INT16,
+    CONFIG_TABLE_COIL,
+    CONFIG_TABLE_DISCRETE,
 };
 
 struct config_area {
@@ -58,43 +83,128 @@ struct config_area {
     char name[CONFIG_TEXT_LEN];
 };
 
+/*
+ * Quarantine of a device that stops answering, per bus: after `failures` consecutive
+ * failed polls the device is skipped and probed once per backoff period, which starts at
+ * backoff_min_ms and doubles up to backoff_max_ms. A dead device therefore costs its bus
+ * at most one timeout per backoff period.
+ */
+struct config_quarantine {
+    uint32_t failures;       /* 1..100, default 3 */
+    uint32_t backoff_min_ms; /* 100..3600000, default 2000 */
+    uint32_t backoff_max_ms; /* backoff_min_ms..3600000, default 60000 */
+};
+
 struct config_bus {
     char id[CONFIG_ID_LEN];
     enum config_bus_kind kind;
-    char host[CONFIG_HOST_LEN]; /* IPv4/IPv6 literal or host name */
-    uint16_t port;              /* 1..65535 */
-    uint32_t connect_timeout_ms;  /* 100..60000, default 2000 */
+
+    /* Modbus TCP */
+    char host[CONFIG_HOST_LEN];  /* IPv4/IPv6 literal or host name */
+    uint16_t port;               /* 1..65535 */
+    uint32_t connect_timeout_ms; /* 100..60000, default 2000 */
+    uint32_t reconnect_max_ms;   /* 100..600000, default 30000: backoff cap */
+    /*
+     * Link watchdog: no successful transaction on an open connection for this long means
+     * the connection is half-open (a cable pulled behind a switch); close and reconnect.
+     * 0 disables it; 1000..3600000, default 10000.
+     */
+    uint32_t watchdog_ms;
+
+    /* Modbus RTU (serial) */
+    char device[CONFIG_PATH_LEN]; /* e.g. /dev/ttyS1 or /dev/serial/by-path/... */
+    uint32_t baud;                /* 1200..115200, default 9600 */
+    enum config_parity parity;    /* default even (Modbus default 8E1) */
+    uint8_t data_bits;            /* 7 or 8, default 8 */
+    uint8_t stop_bits;            /* 1 or 2, default 1 */
+    bool rs485;                   /* set RS-485 mode with TIOCSRS485, default false */
+    uint32_t rts_delay_before_us; /* 0..100000 RS-485 RTS lead time, default 0 */
+    uint32_t rts_delay_after_us;  /* 0..100000 RS-485 RTS hold time, default 0 */
+
+    /* Both */
     uint32_t response_timeout_ms; /* 10..10000, default 500 */
-    uint32_t reconnect_max_ms;    /* 100..600000, default 30000: backoff cap */
+    uint32_t byte_timeout_ms;     /* 0 (whole reply within response timeout), 1..1000 */
+    uint16_t max_gap; /* 0..64 registers read across to save a request, default 8 */
+    struct config_quarantine quarantine;
+    /*
+     * After this long with no good read, all of a device's points get quality comm-loss
+     * even while it is quarantined; 100..3600000, default 5000.
+     */
+    uint32_t comm_loss_after_ms;
 };
 
-/* A high limit with a deadband: active at value >= setpoint, clear below setpoint - deadband. */
+/* A high limit with a deadband: active at value >= setpoint, clear below setpoint -
+ * deadband. */
 struct config_limit {
     bool enabled;
     double setpoint; /* finite */
     double deadband; /* finite, >= 0 */
 };
 
+/*
+ * One site point: a value read from a device, with its id, area and limits. Its register
+ * and decoding come either from the device's profile (the profile point named by `use`)
+ * or from the point's own keys in the site config.
+ */
 struct config_point {
-    char id[CONFIG_ID_LEN];   /* unique across the whole config */
-    size_t device;            /* index into config.devices */
-    size_t area;              /* index into config.areas */
+    char id[CONFIG_ID_LEN]; /* unique across the whole config */
+    size_t device;          /* index into config.devices */
+    size_t area;            /* index into config.areas */
     enum config_table table;
-    uint16_t address;         /* 0..65535, protocol address (not the 4xxxx number) */
-    enum config_regtype type;
-    double scale;             /* finite, non-zero; default 1 */
-    double offset;            /* finite; default 0 */
+    uint16_t address;           /* protocol address (not the 4xxxx number); the value
+                                   occupies codec_width(codec.type) registers from here */
+    struct codec_point codec;   /* how the words become a value and a quality */
     char unit[CONFIG_UNIT_LEN]; /* engineering unit, e.g. "%LEL"; may be empty */
+    char use[CONFIG_ID_LEN];    /* the profile point it was selected from; "" inline */
+    uint8_t status_sets; /* bit k set: devices[device].status[k] governs its quality */
     struct config_limit high;
+};
+
+/* One register (or coil, or discrete input) a device is read for besides its points. */
+struct config_reg {
+    enum config_table table;
+    uint16_t address;
+};
+
+/*
+ * A status rule set: the quality a status register gives the points it governs
+ * (config_point.status_sets), by codec_status() over rules. A default other than good is
+ * the set's last rule, with mask 0, which matches every value.
+ */
+struct config_status {
+    struct config_reg reg;
+    size_t n_rules; /* 1..CONFIG_MAX_STATUS_RULES */
+    struct codec_status_rule rules[CONFIG_MAX_STATUS_RULES];
+};
+
+/*
+ * A register (mask 0xFFFF) or a bit of one (mask 1 << bit) that the device changes at
+ * least every stale_after_ms; when it does not, all of the device's points are stale.
+ */
+struct config_heartbeat {
+    bool enabled;
+    struct config_reg reg;
+    uint16_t mask;
+    uint32_t stale_after_ms; /* 1000..3600000, at least twice poll_ms */
 };
 
 struct config_device {
     char id[CONFIG_ID_LEN];
-    size_t bus;          /* index into config.buses */
-    uint8_t unit_id;     /* 0..255 on TCP */
-    uint32_t poll_ms;    /* 10..3600000 */
+    size_t bus;                   /* index into config.buses */
+    uint8_t unit_id;              /* 0..255 on TCP, 1..247 on RTU */
+    uint32_t poll_ms;             /* 10..3600000, shorter than the bus's
+                                     comm_loss_after_ms */
+    uint32_t response_timeout_ms; /* the device's own, else the bus's */
+    char profile[CONFIG_ID_LEN];  /* the profile it names; "" for inline points */
     size_t first_point; /* this device's points are points[first_point .. +n_points) */
-    size_t n_points;     /* >= 1 */
+    size_t n_points;    /* >= 1 */
+
+    /* Registers read alongside the points, each at most once per poll. */
+    size_t n_status;
+    struct config_status status[CONFIG_MAX_STATUS_SETS];
+    struct config_heartbeat heartbeat;
+    bool has_decimals;          /* points with codec.decimals_reg divide by 10^this */
+    struct config_reg decimals; /* the decimal-places register, 0..6 */
 };
 
 struct config {
@@ -115,12 +225,15 @@ struct config {
         char path[CONFIG_PATH_LEN]; /* SQLite file; required */
     } store;
 
+    /* Where profiles were looked up, resolved against the config file's directory. */
+    char profiles_dir[CONFIG_PATH_LEN];
+
     struct {
         char uri[CONFIG_HOST_LEN];     /* tcp://host:port or ssl://host:port; required */
         char client_id[CONFIG_ID_LEN]; /* default: gateway.id */
         char topic_prefix[CONFIG_TEXT_LEN]; /* default: "parkguard/<site>/<gateway id>" */
-        uint32_t keepalive_s;          /* 5..3600, default 30 */
-        uint32_t connect_timeout_s;    /* 1..120, default 10 */
+        uint32_t keepalive_s;               /* 5..3600, default 30 */
+        uint32_t connect_timeout_s;         /* 1..120, default 10 */
     } mqtt;
 
     size_t n_areas;
@@ -143,8 +256,10 @@ struct config {
 int config_load(const char *path, struct config **out, char *err, size_t err_len);
 
 /*
- * The same for a config held in memory; name stands in for the file name in messages.
- * Unit tests use it to check a corpus of malformed configs without touching the disk.
+ * The same for a config held in memory; name stands in for the file name in messages,
+ * and its directory is where a relative profiles_dir (and the default ../hw/profiles)
+ * is resolved from. Profiles are still read from disk. Unit tests use it to check a
+ * corpus of malformed configs.
  */
 int config_parse(const char *name, const char *text, size_t len, struct config **out,
                  char *err, size_t err_len);

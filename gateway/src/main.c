@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <malloc.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@
 
 #include "config.h"
 #include "log.h"
+#include "payload.h"
+#include "pgtime.h"
 #include "msg.h"
 #include "poller.h"
 #include "recorder.h"
@@ -41,8 +44,11 @@
 #endif
 #endif
 
+#define METRICS_PERIOD_S 10
+
 struct daemon {
     struct config *cfg;
+    int64_t started_ns;
     struct store *store;
     int wake_fd;
     struct ring **sample_rings;
@@ -85,6 +91,19 @@ static void lock_memory(void)
     (void)mallopt(M_MMAP_MAX, 0);
     /* One arena per thread would lock 64 MiB of reservation each under MCL_FUTURE. */
     (void)mallopt(M_ARENA_MAX, 2);
+    /*
+     * Threads we do not create ourselves (Paho's) inherit this default; glibc's 8 MiB
+     * would be locked resident under MCL_FUTURE for each of them.
+     */
+    {
+        pthread_attr_t attr;
+
+        if (pthread_attr_init(&attr) == 0) {
+            (void)pthread_attr_setstacksize(&attr, 512 * 1024);
+            (void)pthread_setattr_default_np(&attr);
+            (void)pthread_attr_destroy(&attr);
+        }
+    }
 #ifdef PG_ASAN
     log_warn(
         "memory locking skipped: AddressSanitizer build (its shadow memory cannot be "
@@ -184,6 +203,41 @@ static int daemon_start(struct daemon *d)
              fifo ? " (SCHED_FIFO)" : "", (unsigned long long)(last_seq + 1),
              cfg->store.path, cfg->mqtt.uri);
     return 0;
+}
+
+/* Snapshot every thread's counters and hand the metrics document to the uplink. */
+static void publish_metrics(struct daemon *d)
+{
+    const struct config *cfg = d->cfg;
+    struct payload_metrics m = {0};
+    struct poller_stats *bus = calloc(cfg->n_buses, sizeof(*bus));
+    struct poller_device_stats *dev =
+        calloc(cfg->n_devices ? cfg->n_devices : 1, sizeof(*dev));
+    size_t n = 0;
+    char *json;
+
+    if (bus == NULL || dev == NULL)
+        goto out;
+    m.utc_ms = pgtime_utc_ms();
+    m.uptime_s = (pgtime_mono_ns() - d->started_ns) / PGTIME_NS_PER_S;
+    rtloop_stats(d->rt, &m.rt);
+    recorder_stats(d->rec, &m.rec);
+    uplink_stats(d->up, &m.up);
+    for (size_t b = 0; b < cfg->n_buses; b++) {
+        poller_stats(d->pollers[b], &bus[b]);
+        for (size_t i = 0; i < poller_device_count(d->pollers[b]); i++)
+            poller_device_stats(d->pollers[b], i, &dev[n++]);
+    }
+    m.n_buses = cfg->n_buses;
+    m.bus = bus;
+    m.n_devices = n;
+    m.dev = dev;
+    json = payload_metrics_json(cfg, &m);
+    if (json != NULL)
+        uplink_set_metrics(d->up, json);
+out:
+    free(bus);
+    free(dev);
 }
 
 /*
@@ -316,11 +370,18 @@ int main(int argc, char **argv)
     (void)pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     (void)signal(SIGPIPE, SIG_IGN);
 
+    d.started_ns = pgtime_mono_ns();
     rc = daemon_start(&d);
     if (rc == 0) {
+        struct timespec period = {.tv_sec = METRICS_PERIOD_S};
+
         for (;;) {
-            if (sigwait(&sigs, &sig) != 0)
+            sig = sigtimedwait(&sigs, NULL, &period);
+            if (sig < 0) {
+                if (errno == EAGAIN)
+                    publish_metrics(&d);
                 continue;
+            }
             if (sig == SIGHUP) {
                 log_warn(
                     "SIGHUP: configuration reload is not supported; restart to apply a "

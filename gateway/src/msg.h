@@ -21,7 +21,13 @@
     XX(COMM_LOSS, "comm-loss")                                                           \
     XX(TIMEOUT, "timeout")                                                               \
     XX(BAD_FRAME, "bad-frame")                                                           \
-    XX(EXCEPTION, "modbus-exception")
+    XX(EXCEPTION, "modbus-exception")                                                    \
+    XX(UNDER_RANGE, "under-range")                                                       \
+    XX(OVER_RANGE, "over-range")                                                         \
+    XX(MAINTENANCE, "maintenance")                                                       \
+    XX(SENSOR_FAULT, "sensor-fault")                                                     \
+    XX(STALE, "stale")                                                                   \
+    XX(SENTINEL, "sentinel")
 
 enum msg_quality {
 #define MSG_QUALITY_ENUM(name, text) MSG_Q_##name,

@@ -1,6 +1,8 @@
 #include "payload.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -81,4 +83,165 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
 out:
     cJSON_Delete(o);
     return rc;
+}
+
+int payload_metrics_topic(const struct config *cfg, char *buf, size_t len)
+{
+    return fit(snprintf(buf, len, "%s/metrics", cfg->mqtt.topic_prefix), len);
+}
+
+/* cJSON reports allocation failure through NULL returns; one flag collects them all. */
+static void num(cJSON *o, const char *k, double v, bool *ok)
+{
+    if (cJSON_AddNumberToObject(o, k, v) == NULL)
+        *ok = false;
+}
+
+static cJSON *rt_json(const struct rtloop_stats *rt, const struct config *cfg, bool *ok)
+{
+    cJSON *o = cJSON_CreateObject(), *h = cJSON_CreateArray();
+
+    if (o == NULL || h == NULL) {
+        cJSON_Delete(o);
+        cJSON_Delete(h);
+        *ok = false;
+        return NULL;
+    }
+    num(o, "period_ms", cfg->rt.period_ms, ok);
+    if (cJSON_AddBoolToObject(o, "sched_fifo", rt->fifo) == NULL)
+        *ok = false;
+    num(o, "cycles", (double)rt->cycles, ok);
+    num(o, "overruns", (double)rt->overruns, ok);
+    num(o, "missed", (double)rt->missed, ok);
+    num(o, "max_late_us", (double)(rt->max_late_ns / 1000), ok);
+    num(o, "max_cycle_us", (double)(rt->max_exec_ns / 1000), ok);
+    num(o, "samples", (double)rt->samples, ok);
+    num(o, "events", (double)rt->events, ok);
+    num(o, "readings_dropped", (double)rt->readings_dropped, ok);
+    num(o, "event_backpressure", (double)rt->event_backpressure, ok);
+    /* Bucket i counts wake-ups late by [2^(i-1), 2^i) microseconds; bucket 0 is < 1 us. */
+    for (size_t i = 0; i < RTLOOP_HIST_BUCKETS; i++) {
+        cJSON *n = cJSON_CreateNumber((double)rt->late_hist[i]);
+
+        if (n == NULL || !cJSON_AddItemToArray(h, n)) {
+            cJSON_Delete(n);
+            *ok = false;
+        }
+    }
+    if (!cJSON_AddItemToObject(o, "late_hist_log2_us", h)) {
+        cJSON_Delete(h);
+        *ok = false;
+    }
+    return o;
+}
+
+static cJSON *device_json(const struct config *cfg, const struct poller_device_stats *d,
+                          bool *ok)
+{
+    cJSON *o = cJSON_CreateObject();
+
+    if (o == NULL) {
+        *ok = false;
+        return NULL;
+    }
+    if (cJSON_AddStringToObject(o, "id", cfg->devices[d->device].id) == NULL ||
+        cJSON_AddBoolToObject(o, "quarantined", d->quarantined) == NULL ||
+        cJSON_AddBoolToObject(o, "comm_lost", d->comm_lost) == NULL)
+        *ok = false;
+    num(o, "requests", (double)d->requests, ok);
+    num(o, "successes", (double)d->successes, ok);
+    num(o, "timeouts", (double)d->timeouts, ok);
+    num(o, "bad_frames", (double)d->bad_frames, ok);
+    num(o, "exceptions", (double)d->exceptions, ok);
+    num(o, "link_errors", (double)d->link_errors, ok);
+    num(o, "skipped", (double)d->skipped, ok);
+    num(o, "last_success_ms", (double)d->last_success_utc_ms, ok);
+    num(o, "rtt_last_us", (double)d->rtt_last_us, ok);
+    num(o, "rtt_avg_us", (double)d->rtt_avg_us, ok);
+    num(o, "rtt_max_us", (double)d->rtt_max_us, ok);
+    return o;
+}
+
+char *payload_metrics_json(const struct config *cfg, const struct payload_metrics *m)
+{
+    cJSON *o = cJSON_CreateObject(), *buses = cJSON_CreateArray(), *x;
+    bool ok = o != NULL && buses != NULL;
+    char *out = NULL;
+
+    if (!ok) {
+        cJSON_Delete(o);
+        cJSON_Delete(buses);
+        return NULL;
+    }
+    num(o, "schema", PAYLOAD_SCHEMA, &ok);
+    if (cJSON_AddStringToObject(o, "gateway", cfg->gateway.id) == NULL)
+        ok = false;
+    num(o, "ts_ms", (double)m->utc_ms, &ok);
+    num(o, "uptime_s", (double)m->uptime_s, &ok);
+    x = rt_json(&m->rt, cfg, &ok);
+    if (x != NULL && !cJSON_AddItemToObject(o, "rt", x)) {
+        cJSON_Delete(x);
+        ok = false;
+    }
+    for (size_t b = 0; b < m->n_buses && ok; b++) {
+        const struct poller_stats *ps = &m->bus[b];
+        cJSON *bo = cJSON_CreateObject(), *devs = cJSON_CreateArray();
+
+        if (bo == NULL || devs == NULL || !cJSON_AddItemToArray(buses, bo)) {
+            cJSON_Delete(bo);
+            cJSON_Delete(devs);
+            ok = false;
+            break;
+        }
+        if (cJSON_AddStringToObject(bo, "id", cfg->buses[b].id) == NULL ||
+            cJSON_AddBoolToObject(bo, "connected", ps->connected) == NULL)
+            ok = false;
+        num(bo, "requests", (double)ps->requests, &ok);
+        num(bo, "failures", (double)ps->failures, &ok);
+        num(bo, "reconnects", (double)ps->reconnects, &ok);
+        num(bo, "watchdog_resets", (double)ps->watchdog_resets, &ok);
+        num(bo, "samples_dropped", (double)ps->samples_dropped, &ok);
+        num(bo, "utilisation_pct", ps->utilisation_permille / 10.0, &ok);
+        for (size_t i = 0; i < m->n_devices; i++) {
+            if (cfg->devices[m->dev[i].device].bus != b)
+                continue;
+            x = device_json(cfg, &m->dev[i], &ok);
+            if (x != NULL && !cJSON_AddItemToArray(devs, x)) {
+                cJSON_Delete(x);
+                ok = false;
+            }
+        }
+        if (!cJSON_AddItemToObject(bo, "devices", devs)) {
+            cJSON_Delete(devs);
+            ok = false;
+        }
+    }
+    if (!cJSON_AddItemToObject(o, "buses", buses)) {
+        cJSON_Delete(buses);
+        ok = false;
+    }
+    x = cJSON_AddObjectToObject(o, "recorder");
+    if (x == NULL)
+        ok = false;
+    else {
+        num(x, "events", (double)m->rec.events, &ok);
+        num(x, "readings", (double)m->rec.readings, &ok);
+        num(x, "readings_dropped", (double)m->rec.readings_dropped, &ok);
+        num(x, "delivered", (double)m->rec.delivered, &ok);
+        num(x, "write_errors", (double)m->rec.write_errors, &ok);
+    }
+    x = cJSON_AddObjectToObject(o, "uplink");
+    if (x == NULL)
+        ok = false;
+    else {
+        if (cJSON_AddBoolToObject(x, "connected", m->up.connected) == NULL)
+            ok = false;
+        num(x, "connects", (double)m->up.connects, &ok);
+        num(x, "published", (double)m->up.published, &ok);
+        num(x, "resent", (double)m->up.resent, &ok);
+    }
+    if (ok)
+        out = cJSON_PrintUnformatted(o);
+    cJSON_Delete(o);
+    return out;
 }

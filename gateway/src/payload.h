@@ -11,6 +11,10 @@
 
 #include "config.h"
 #include "msg.h"
+#include "poller.h"
+#include "recorder.h"
+#include "rtloop.h"
+#include "uplink.h"
 
 #define PAYLOAD_SCHEMA 1
 
@@ -29,5 +33,28 @@ int payload_status_topic(const struct config *cfg, char *buf, size_t len);
  */
 int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, char *buf,
                         size_t len);
+
+/* Write the metrics topic "<prefix>/metrics". Returns its length or -ENOSPC. */
+int payload_metrics_topic(const struct config *cfg, char *buf, size_t len);
+
+/* Snapshots of every thread's counters, taken by the caller. */
+struct payload_metrics {
+    int64_t utc_ms;
+    int64_t uptime_s;
+    struct rtloop_stats rt;
+    struct recorder_stats rec;
+    struct uplink_stats up;
+    size_t n_buses;
+    const struct poller_stats *bus;        /* [n_buses] */
+    size_t n_devices;
+    const struct poller_device_stats *dev; /* [n_devices], any bus order */
+};
+
+/*
+ * Encode the gateway's metrics as compact JSON: the RT loop's lateness figures, per-bus
+ * and per-device acquisition counters, the recorder's and the uplink's. Returns a string
+ * the caller frees with free(), or NULL when out of memory.
+ */
+char *payload_metrics_json(const struct config *cfg, const struct payload_metrics *m);
 
 #endif

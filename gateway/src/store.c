@@ -166,19 +166,32 @@ static int migrate(struct store *st)
     if (rc < 0)
         return rc;
     rc = exec(st, store_schema_v1);
-    for (unsigned q = 0; rc == 0 && q < MSG_Q_COUNT; q++) {
-        char sql[128];
-
-        (void)snprintf(sql, sizeof(sql), "INSERT INTO qualities VALUES (%u, '%s')", q,
-                       msg_quality_name(q));
-        rc = exec(st, sql);
-    }
     if (rc == 0)
         rc = exec(st, "PRAGMA user_version = 1");
     if (rc == 0)
         rc = exec(st, "COMMIT");
     if (rc < 0)
         (void)exec(st, "ROLLBACK");
+    return rc;
+}
+
+/*
+ * The qualities table names the codes stored in readings.quality. Codes are only ever
+ * appended, never renumbered, so rewriting the names at every open keeps a file written
+ * by an older version readable and complete.
+ */
+static int register_qualities(struct store *st)
+{
+    int rc = 0;
+
+    for (unsigned q = 0; rc == 0 && q < MSG_Q_COUNT; q++) {
+        char sql[128];
+
+        (void)snprintf(sql, sizeof(sql),
+                       "INSERT OR REPLACE INTO qualities VALUES (%u, '%s')", q,
+                       msg_quality_name(q));
+        rc = exec(st, sql);
+    }
     return rc;
 }
 
@@ -208,7 +221,8 @@ static int register_points(struct store *st, const struct config *cfg)
         rc = sqlite3_step(sel);
         if (rc != SQLITE_ROW) {
             (void)sqlite3_reset(sel);
-            rc = rc == SQLITE_DONE ? SQLITE_CORRUPT : rc; /* just inserted, so it must exist */
+            rc = rc == SQLITE_DONE ? SQLITE_CORRUPT
+                                   : rc; /* just inserted, so it must exist */
             goto out;
         }
         st->point_rowid[i] = sqlite3_column_int64(sel, 0);
@@ -259,6 +273,8 @@ int store_open(const char *path, const struct config *cfg, struct store **out)
         rc = exec(st, "PRAGMA foreign_keys=ON");
     if (rc == 0)
         rc = migrate(st);
+    if (rc == 0)
+        rc = register_qualities(st);
     if (rc == 0)
         rc = register_points(st, cfg);
     if (rc < 0)

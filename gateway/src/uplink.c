@@ -65,6 +65,7 @@ struct uplink {
     int ack_wake_fd;
     MQTTAsync client;
     char status_topic[MSG_TOPIC_LEN];
+    char metrics_topic[MSG_TOPIC_LEN];
 
     struct slot slots[UPLINK_INFLIGHT];
     enum link_state link;
@@ -84,6 +85,7 @@ struct uplink {
     bool overflow; /* completions lost: resynchronise by re-sending all in flight */
     bool kicked;
     bool stopping;
+    char *metrics; /* latest metrics document not yet published */
     int64_t drain_deadline;
 
     _Atomic bool connected;
@@ -186,7 +188,8 @@ struct uplink *uplink_new(const struct config *cfg, struct ring *outbox,
     up->backoff_ns = UPLINK_BACKOFF_MIN;
     (void)pthread_mutex_init(&up->lock, NULL);
     pgtime_cond_init(&up->cond);
-    if (payload_status_topic(cfg, up->status_topic, sizeof(up->status_topic)) < 0)
+    if (payload_status_topic(cfg, up->status_topic, sizeof(up->status_topic)) < 0 ||
+        payload_metrics_topic(cfg, up->metrics_topic, sizeof(up->metrics_topic)) < 0)
         goto fail_inval;
     /*
      * No Paho persistence: the SQLite outbox is the only record of what is pending, so a
@@ -219,6 +222,7 @@ void uplink_free(struct uplink *up)
     uplink_stop(up, 0);
     if (up->client != NULL)
         MQTTAsync_destroy(&up->client);
+    free(up->metrics);
     (void)pthread_cond_destroy(&up->cond);
     (void)pthread_mutex_destroy(&up->lock);
     free(up);
@@ -420,6 +424,43 @@ static void fill_and_send(struct uplink *up)
     }
 }
 
+/* Metrics go out at QoS 0 with no completion tracking: the next snapshot supersedes. */
+static void send_metrics(struct uplink *up)
+{
+    MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+    MQTTAsync_message m = MQTTAsync_message_initializer;
+    char *doc;
+
+    if (up->link != LINK_UP)
+        return;
+    (void)pthread_mutex_lock(&up->lock);
+    doc = up->metrics;
+    up->metrics = NULL;
+    (void)pthread_mutex_unlock(&up->lock);
+    if (doc == NULL)
+        return;
+    m.payload = doc;
+    m.payloadlen = (int)strlen(doc);
+    m.qos = 0;
+    m.retained = 1;
+    (void)MQTTAsync_sendMessage(up->client, up->metrics_topic, &m, &ro);
+    /* Paho copies the payload before sendMessage returns. */
+    free(doc);
+}
+
+void uplink_set_metrics(struct uplink *up, char *json)
+{
+    char *old;
+
+    (void)pthread_mutex_lock(&up->lock);
+    old = up->metrics;
+    up->metrics = json;
+    up->kicked = true;
+    (void)pthread_cond_signal(&up->cond);
+    (void)pthread_mutex_unlock(&up->lock);
+    free(old);
+}
+
 static bool all_idle(struct uplink *up)
 {
     if (ring_count(up->outbox) != 0 || up->status_pending)
@@ -513,6 +554,7 @@ static void *uplink_main(void *arg)
             start_connect(up);
         fill_and_send(up);
         report_acks(up);
+        send_metrics(up);
         if (stopping && (all_idle(up) || pgtime_mono_ns() >= drain_deadline))
             break;
     }

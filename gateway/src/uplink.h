@@ -40,6 +40,14 @@ struct uplink *uplink_new(const struct config *cfg, struct ring *outbox,
 
 int uplink_start(struct uplink *up);
 
+/*
+ * Hand the uplink a metrics document (NUL-terminated JSON, allocated with malloc) to
+ * publish, retained, at QoS 0 on "<prefix>/metrics". The uplink takes ownership. Metrics
+ * are a snapshot: a newer document replaces one not yet sent, and none is kept while the
+ * broker is unreachable. Callable from any thread.
+ */
+void uplink_set_metrics(struct uplink *up, char *json);
+
 /* Tell the uplink that the outbox ring has new rows. Callable from any thread. */
 void uplink_wake(void *up);
 

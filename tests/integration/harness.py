@@ -138,10 +138,11 @@ class Harness:
         self.broker = proc
         return port
 
-    def start_fieldsim(self, endpoints=1, units=1, scenario="none"):
+    def start_fieldsim(self, endpoints=1, units=1, scenario="none", extra=(),
+                       log_name="fieldsim.log"):
         proc = self.spawn([os.path.join(self.bin_dir, "parkguard-fieldsim"),
                            "--endpoints", str(endpoints), "--units", str(units),
-                           "--scenario", scenario], "fieldsim.log")
+                           "--scenario", scenario] + list(extra), log_name)
         proc.reader.wait_line(lambda l: l == "READY", 10, "the field simulator")
         ports = [int(l.split()[3]) for l in proc.reader.snapshot()
                  if l.startswith("ENDPOINT ")]

@@ -102,6 +102,8 @@ struct sim {
 
     int listen_fd[MAX_ENDPOINTS];
     unsigned port[MAX_ENDPOINTS];
+    unsigned want_port[MAX_ENDPOINTS]; /* --ports: 0 = ephemeral */
+    bool silent[MAX_UNITS + 1];        /* --silent-units: dead devices behind the gateway */
     /* bank[ep * n_units + unit - 1] */
     modbus_mapping_t **bank;
     struct client clients[MAX_CLIENTS];
@@ -287,8 +289,9 @@ static int next_timeout_ms(const struct sim *s, int64_t now)
 
 /* modbus_tcp_listen() cannot bind port 0 and report the port, so the listener is made
  * here: an ephemeral port lets parallel tests run without colliding. */
-static int open_listener(const char *host, int *fd_out, unsigned *port_out)
+static int open_listener(const char *host, unsigned want, int *fd_out, unsigned *port_out)
 {
+    char service[8];
     struct addrinfo hints = {
         .ai_family = AF_UNSPEC,
         .ai_socktype = SOCK_STREAM,
@@ -301,7 +304,8 @@ static int open_listener(const char *host, int *fd_out, unsigned *port_out)
     int fd = -1;
     int rc;
 
-    rc = getaddrinfo(host, "0", &hints, &res);
+    (void)snprintf(service, sizeof(service), "%u", want);
+    rc = getaddrinfo(host, service, &hints, &res);
     if (rc != 0) {
         fprintf(stderr, PROG ": %s: %s\n", host, gai_strerror(rc));
         return -EINVAL;
@@ -480,6 +484,12 @@ static int serve_frame(struct sim *s, struct client *c, const uint8_t *req, size
         return 0;
     }
 
+    /*
+     * A silent unit is a dead device behind a gateway: the request is taken and nothing
+     * ever comes back, so the client sees a timeout, exactly as on a real RS-485 line.
+     */
+    if (unit <= s->n_units && s->silent[unit])
+        return 0;
     modbus_set_socket(s->ctx, c->fd);
     if (unit > s->n_units)
         rc = modbus_reply_exception(s->ctx, req, MODBUS_EXCEPTION_GATEWAY_TARGET);
@@ -608,6 +618,9 @@ static void usage(FILE *out)
         "  --seed N         noise seed for scenario park (default 1)\n"
         "  --host ADDR      address to listen on (default 127.0.0.1)\n"
         "  --period-ms MS   scenario tick, 10..60000 ms (default 100)\n"
+        "  --ports P,...    listen on these ports instead of ephemeral ones (0 = any),\n"
+        "                   one per endpoint, e.g. to restart a field on the same port\n"
+        "  --silent-units L unit ids (comma-separated) that never answer: dead devices\n"
         "\n"
         "Per unit: reg 0 primary x10, reg 1 temperature x10 (int16), reg 2 status,\n"
         "reg 3 heartbeat (+1/s). Input registers mirror holding registers. Unknown\n"
@@ -641,6 +654,8 @@ static int parse_args(struct sim *s, int argc, char **argv)
         {"seed", required_argument, NULL, 'S'},
         {"host", required_argument, NULL, 'H'},
         {"period-ms", required_argument, NULL, 'p'},
+        {"ports", required_argument, NULL, 'P'},
+        {"silent-units", required_argument, NULL, 'Q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -690,6 +705,26 @@ static int parse_args(struct sim *s, int argc, char **argv)
                 return -EINVAL;
             s->period_ms = (int)v;
             break;
+        case 'P':
+        case 'Q': {
+            char *list = optarg, *tok, *save = NULL;
+            int i = 0;
+
+            for (tok = strtok_r(list, ",", &save); tok != NULL;
+                 tok = strtok_r(NULL, ",", &save), i++) {
+                if (opt == 'P') {
+                    if (i >= MAX_ENDPOINTS ||
+                        parse_long(tok, "--ports", 0, 65535, &v) < 0)
+                        return -EINVAL;
+                    s->want_port[i] = (unsigned)v;
+                } else {
+                    if (parse_long(tok, "--silent-units", 1, MAX_UNITS, &v) < 0)
+                        return -EINVAL;
+                    s->silent[v] = true;
+                }
+            }
+            break;
+        }
         case 'h':
             return 1;
         default:
@@ -796,7 +831,7 @@ int main(int argc, char **argv)
     }
 
     for (int ep = 0; ep < s.n_ep; ep++) {
-        rc = open_listener(s.host, &s.listen_fd[ep], &s.port[ep]);
+        rc = open_listener(s.host, s.want_port[ep], &s.listen_fd[ep], &s.port[ep]);
         if (rc < 0)
             goto out;
     }

@@ -11,15 +11,20 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "config.h"
 
-#define DATA_DIR PG_TEST_DATA
-#define DEMO     PG_TEST_DATA "/../../../config/demo.json"
+#define DATA_DIR     PG_TEST_DATA
+#define CONFIG_DIR   PG_TEST_DATA "/../../../config"
+#define DEMO         CONFIG_DIR "/demo.json"
+#define PROFILES_DIR PG_TEST_DATA "/../../../hw/profiles"
 
 /* The corpus must not shrink unnoticed: fewer cases than this fails the test. */
 #define MIN_BAD_CASES 35
@@ -191,7 +196,14 @@ static bool check_bad_case(const char *name)
     }
 
     rc = config_load(path, &cfg, err, sizeof(err));
+    /*
+     * The message names the file at fault: the config, or for a broken profile the
+     * profile's file, which the .expect then starts with.
+     */
     FMT(prefix, "%s: ", name);
+    if (strstr(expect, ".json: ") != NULL &&
+        strstr(expect, ".json: ") < strchr(expect, ' '))
+        FMT(prefix, "%.*s", (int)(strstr(expect, ".json: ") - expect + 7), expect);
     if (rc != -EINVAL || cfg != NULL) {
         print_message("FAIL %s: rc %d, out %p (%s)\n", name, rc, (void *)cfg, err);
         ok = false;
@@ -203,10 +215,13 @@ static bool check_bad_case(const char *name)
         ok = false;
     }
 
-    /* The in-memory entry point must say exactly the same. */
+    /*
+     * The in-memory entry point must say exactly the same. It is given the path, as the
+     * directory that relative profile directories are resolved from.
+     */
     text = read_text(path, &len);
     assert_non_null(text);
-    rc2 = config_parse(name, text, len, &cfg2, err2, sizeof(err2));
+    rc2 = config_parse(path, text, len, &cfg2, err2, sizeof(err2));
     if (ok && (rc2 != rc || cfg2 != NULL || strcmp(err, err2) != 0)) {
         print_message("FAIL %s: config_parse said %d \"%s\"\n", name, rc2, err2);
         ok = false;
@@ -344,9 +359,9 @@ static void test_demo(void **state)
     assert_int_equal(pt->area, 0);
     assert_int_equal(pt->table, CONFIG_TABLE_HOLDING);
     assert_int_equal(pt->address, 0);
-    assert_int_equal(pt->type, CONFIG_REG_UINT16);
-    assert_float_equal(pt->scale, 0.1, 1e-12);
-    assert_float_equal(pt->offset, 0.0, 0.0);
+    assert_int_equal(pt->codec.type, CODEC_UINT16);
+    assert_float_equal(pt->codec.scale, 0.1, 1e-12);
+    assert_float_equal(pt->codec.offset, 0.0, 0.0);
     assert_string_equal(pt->unit, "%LEL");
     assert_true(pt->high.enabled);
     assert_float_equal(pt->high.setpoint, 25.0, 0.0);
@@ -358,7 +373,7 @@ static void test_demo(void **state)
     assert_int_equal(pt->area, 1);
     assert_int_equal(pt->table, CONFIG_TABLE_INPUT);
     assert_int_equal(pt->address, 1);
-    assert_int_equal(pt->type, CONFIG_REG_INT16);
+    assert_int_equal(pt->codec.type, CODEC_INT16);
     assert_string_equal(pt->unit, "degC");
     assert_false(pt->high.enabled);
 
@@ -399,9 +414,9 @@ static void test_defaults(void **state)
     pt = &cfg->points[0];
     assert_int_equal(pt->address, 7);
     assert_int_equal(pt->table, CONFIG_TABLE_HOLDING);
-    assert_int_equal(pt->type, CONFIG_REG_UINT16);
-    assert_float_equal(pt->scale, 1.0, 0.0);
-    assert_float_equal(pt->offset, 0.0, 0.0);
+    assert_int_equal(pt->codec.type, CODEC_UINT16);
+    assert_float_equal(pt->codec.scale, 1.0, 0.0);
+    assert_float_equal(pt->codec.offset, 0.0, 0.0);
     assert_string_equal(pt->unit, "");
     assert_false(pt->high.enabled);
     config_free(cfg);
@@ -430,6 +445,13 @@ static void test_explicit_values(void **state)
     assert_int_equal(cfg->buses[0].connect_timeout_ms, 100);
     assert_int_equal(cfg->buses[0].response_timeout_ms, 10000);
     assert_int_equal(cfg->buses[0].reconnect_max_ms, 600000);
+    assert_int_equal(cfg->buses[0].watchdog_ms, 0);
+    assert_int_equal(cfg->buses[0].byte_timeout_ms, 1000);
+    assert_int_equal(cfg->buses[0].max_gap, 64);
+    assert_int_equal(cfg->buses[0].comm_loss_after_ms, 3600000);
+    assert_int_equal(cfg->buses[0].quarantine.failures, 100);
+    assert_int_equal(cfg->buses[0].quarantine.backoff_min_ms, 3600000);
+    assert_int_equal(cfg->buses[0].quarantine.backoff_max_ms, 3600000);
 
     assert_int_equal(cfg->n_devices, 4);
     assert_int_equal(cfg->n_points, 6);
@@ -437,7 +459,7 @@ static void test_explicit_values(void **state)
     assert_int_equal(cfg->devices[0].unit_id, 0);
     assert_int_equal(cfg->devices[1].bus, 0);
     assert_int_equal(cfg->devices[1].unit_id, 255);
-    assert_int_equal(cfg->devices[1].poll_ms, 3600000);
+    assert_int_equal(cfg->devices[1].poll_ms, 3599999);
     assert_int_equal(cfg->devices[2].first_point, 3);
     assert_int_equal(cfg->devices[2].n_points, 2);
     assert_int_equal(cfg->devices[3].first_point, 5);
@@ -446,9 +468,9 @@ static void test_explicit_values(void **state)
     assert_int_equal(pt->area, 1);
     assert_int_equal(pt->table, CONFIG_TABLE_INPUT);
     assert_int_equal(pt->address, 65535);
-    assert_int_equal(pt->type, CONFIG_REG_INT16);
-    assert_float_equal(pt->scale, -0.5, 0.0);
-    assert_float_equal(pt->offset, -273.15, 1e-12);
+    assert_int_equal(pt->codec.type, CODEC_INT16);
+    assert_float_equal(pt->codec.scale, -0.5, 0.0);
+    assert_float_equal(pt->codec.offset, -273.15, 1e-12);
     assert_true(pt->high.enabled);
     assert_float_equal(pt->high.setpoint, 80.0, 0.0);
     assert_float_equal(pt->high.deadband, 0.0, 0.0);
@@ -458,8 +480,513 @@ static void test_explicit_values(void **state)
     pt = &cfg->points[2];
     assert_string_equal(pt->id, "t-2.flow");
     assert_int_equal(pt->device, 1);
-    assert_float_equal(pt->scale, 0.001, 1e-15);
+    assert_float_equal(pt->codec.scale, 0.001, 1e-15);
     assert_int_equal(config_point_index(cfg, "t-4.x"), 5);
+    config_free(cfg);
+}
+
+/* ---- site configs and profiles ---------------------------------------------------- */
+
+static struct config *load_ok(const char *path)
+{
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+
+    if (config_load(path, &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_non_null(cfg);
+    return cfg;
+}
+
+static const struct config_point *point_named(const struct config *cfg, const char *id)
+{
+    long i = config_point_index(cfg, id);
+
+    if (i < 0)
+        fail_msg("no point %s", id);
+    return &cfg->points[i < 0 ? 0 : i];
+}
+
+static const struct config_device *device_named(const struct config *cfg, const char *id)
+{
+    size_t i = 0;
+
+    while (i < cfg->n_devices && strcmp(cfg->devices[i].id, id) != 0)
+        i++;
+    if (i == cfg->n_devices)
+        fail_msg("no device %s", id);
+    return &cfg->devices[i < cfg->n_devices ? i : 0];
+}
+
+static const struct config_bus *bus_named(const struct config *cfg, const char *id)
+{
+    size_t i = 0;
+
+    while (i < cfg->n_buses && strcmp(cfg->buses[i].id, id) != 0)
+        i++;
+    if (i == cfg->n_buses)
+        fail_msg("no bus %s", id);
+    return &cfg->buses[i < cfg->n_buses ? i : 0];
+}
+
+/* The quality a device's status set k gives for a register value. */
+static uint8_t status_of(const struct config_device *dev, size_t k, uint16_t reg)
+{
+    assert_true(k < dev->n_status);
+    return codec_status(dev->status[k].rules, dev->status[k].n_rules, reg);
+}
+
+static struct codec_result convert2(const struct config_point *pt, uint16_t r0,
+                                    uint16_t r1, int decimals)
+{
+    const uint16_t regs[2] = {r0, r1};
+    struct codec_result r;
+
+    codec_convert(&pt->codec, regs, decimals, &r);
+    return r;
+}
+
+static void test_vanadium_titanium(void **state)
+{
+    struct config *cfg = load_ok(CONFIG_DIR "/vanadium-titanium.json");
+    const struct config_bus *b;
+    const struct config_device *dev;
+    const struct config_point *pt;
+    size_t rtu = 0, tcp = 0, with_profile = 0;
+
+    (void)state;
+    assert_true(cfg->n_points >= 40);
+    assert_string_equal(cfg->profiles_dir, CONFIG_DIR "/../hw/profiles");
+    for (size_t i = 0; i < cfg->n_buses; i++) {
+        if (cfg->buses[i].kind == CONFIG_BUS_RTU)
+            rtu++;
+        else
+            tcp++;
+    }
+    for (size_t i = 0; i < cfg->n_devices; i++)
+        with_profile += cfg->devices[i].profile[0] != '\0';
+    assert_true(rtu >= 2 && tcp >= 2);
+    assert_int_equal(with_profile, cfg->n_devices - 1);
+
+    b = bus_named(cfg, "rs485-chl");
+    assert_int_equal(b->kind, CONFIG_BUS_RTU);
+    assert_string_equal(b->device, "/dev/ttymxc1");
+    assert_int_equal(b->baud, 9600);
+    assert_int_equal(b->parity, CONFIG_PARITY_NONE);
+    assert_int_equal(b->data_bits, 8);
+    assert_int_equal(b->stop_bits, 1);
+    assert_true(b->rs485);
+    assert_int_equal(b->response_timeout_ms, 300);
+    assert_int_equal(b->byte_timeout_ms, 20);
+    assert_int_equal(b->max_gap, 8);
+    assert_int_equal(b->quarantine.failures, 3);
+    assert_int_equal(b->quarantine.backoff_min_ms, 2000);
+    assert_int_equal(b->quarantine.backoff_max_ms, 60000);
+    assert_int_equal(b->comm_loss_after_ms, 5000);
+    b = bus_named(cfg, "rs485-tank");
+    assert_false(b->rs485);
+    assert_int_equal(b->parity, CONFIG_PARITY_EVEN);
+    assert_int_equal(b->comm_loss_after_ms, 6000);
+    b = bus_named(cfg, "tcp-xnx-gw");
+    assert_int_equal(b->kind, CONFIG_BUS_TCP);
+    assert_string_equal(b->host, "10.20.1.11");
+    assert_int_equal(b->watchdog_ms, 10000);
+    assert_int_equal(b->comm_loss_after_ms, 8000);
+    assert_int_equal(bus_named(cfg, "tcp-dcs")->watchdog_ms, 0);
+
+    /* The parkguard node: identity, status word, fault code, heartbeat. */
+    dev = device_named(cfg, "gn-o201");
+    assert_string_equal(dev->profile, "parkguard-node");
+    assert_int_equal(dev->n_status, 4);
+    assert_int_equal(dev->status[0].reg.table, CONFIG_TABLE_HOLDING);
+    assert_int_equal(dev->status[0].reg.address, 0);
+    assert_int_equal(status_of(dev, 0, 1), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 0, 2), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(dev->status[2].reg.address, 2);
+    assert_int_equal(status_of(dev, 2, 0x0000), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 2, 0x0030), MSG_Q_GOOD); /* local alarms */
+    assert_int_equal(status_of(dev, 2, 0x0003), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 2, 0x0001), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 2, 0x0004), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 2, 0x0008), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 2, 0x0040), MSG_Q_OVER_RANGE);
+    assert_int_equal(status_of(dev, 2, 0x0080), MSG_Q_UNDER_RANGE);
+    assert_int_equal(status_of(dev, 3, 0), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 3, 2), MSG_Q_SENSOR_FAULT);
+    assert_true(dev->heartbeat.enabled);
+    assert_int_equal(dev->heartbeat.reg.address, 3);
+    assert_int_equal(dev->heartbeat.mask, 0xFFFF);
+    assert_int_equal(dev->heartbeat.stale_after_ms, 5000);
+    assert_false(dev->has_decimals);
+    assert_int_equal(dev->response_timeout_ms, 200);
+
+    pt = point_named(cfg, "gn-o201.o2");
+    assert_string_equal(pt->use, "gas");
+    assert_int_equal(pt->table, CONFIG_TABLE_HOLDING);
+    assert_int_equal(pt->address, 4);
+    assert_int_equal(pt->codec.type, CODEC_FLOAT32);
+    assert_int_equal(pt->codec.type, CODEC_FLOAT32);
+    assert_int_equal(pt->codec.order, CODEC_ORDER_ABCD);
+    assert_string_equal(pt->unit, "%VOL");
+    assert_int_equal(pt->status_sets, 0x0F);
+    assert_true(pt->high.enabled);
+    assert_float_equal(pt->high.setpoint, 23.5, 0.0);
+    assert_float_equal(convert2(pt, 0x41A8, 0x0000, 0).value, 21.0, 0.0);
+    pt = point_named(cfg, "gn-o201.o2-loop");
+    assert_true(pt->codec.ma.enabled);
+    assert_float_equal(pt->codec.ma.eu_high, 25.0, 0.0);
+    assert_float_equal(convert2(pt, 1200, 0, 0).value, 12.5, 0.0);
+    assert_int_equal(convert2(pt, 350, 0, 0).quality, MSG_Q_SENSOR_FAULT);
+    /* A fault code is governed by the identity sets, not by itself or the status word. */
+    assert_int_equal(point_named(cfg, "gn-o201.fault-code")->status_sets, 0x03);
+    assert_int_equal(point_named(cfg, "gn-o202.l2")->codec.type, CODEC_BIT);
+    assert_int_equal(point_named(cfg, "gn-o202.l2")->codec.bit, 5);
+    assert_int_equal(point_named(cfg, "gn-o202.l2")->status_sets, 0x03);
+
+    /* XNX: identity word, monitoring state, fault number, heartbeat; inhibit's 0. */
+    dev = device_named(cfg, "gd-r503");
+    assert_int_equal(dev->response_timeout_ms, 800);
+    assert_int_equal(device_named(cfg, "gd-r501")->response_timeout_ms, 500);
+    assert_int_equal(dev->n_status, 3);
+    assert_int_equal(status_of(dev, 0, 0x2403), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 0, 0x2603), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 1, 1), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 1, 0x0301), MSG_Q_GOOD); /* high byte ignored */
+    assert_int_equal(status_of(dev, 1, 3), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 1, 7), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 1, 8), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 1, 15), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 1, 21), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 2, 999), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 2, 1103), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(dev->heartbeat.stale_after_ms, 15000);
+    pt = point_named(cfg, "gd-r503.co");
+    assert_int_equal(pt->status_sets, 0x07);
+    assert_float_equal(convert2(pt, 0x42F6, 0xE979, 0).value, 123.456, 0.0);
+    pt = point_named(cfg, "gd-r503.co-loop");
+    assert_float_equal(pt->codec.ma.eu_high, 300.0, 0.0);
+    assert_int_equal(pt->codec.ma.n_currents, 2);
+    assert_int_equal(convert2(pt, 0x4000, 0x0000, 0).quality,
+                     MSG_Q_MAINTENANCE); /* 2 mA */
+    assert_int_equal(convert2(pt, 0x3F80, 0x0000, 0).quality, MSG_Q_SENSOR_FAULT);
+
+    /* The Chinese detector's decimals register, and the PT100's open sensor. */
+    dev = device_named(cfg, "gd-c101");
+    assert_true(dev->has_decimals);
+    assert_int_equal(dev->decimals.address, 4);
+    pt = point_named(cfg, "gd-c101.cl2");
+    assert_true(pt->codec.decimals_reg);
+    assert_int_equal(pt->codec.n_sentinels, 2);
+    assert_int_equal(pt->codec.sentinels[0], 0xFFFF);
+    assert_float_equal(convert2(pt, 1256, 0, 2).value, 12.56, 0.0);
+    assert_int_equal(convert2(pt, 1256, 0, 0xFFFF).quality, MSG_Q_SENSOR_FAULT);
+    assert_int_equal(convert2(pt, 0xFFFF, 0, 1).quality, MSG_Q_SENTINEL);
+    dev = device_named(cfg, "tt-c104");
+    assert_int_equal(status_of(dev, 0, 0xA0), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 0, 0x60), MSG_Q_SENSOR_FAULT);
+    assert_int_equal(status_of(dev, 0, 0x80), MSG_Q_OVER_RANGE);
+    assert_int_equal(status_of(dev, 0, 0x00), MSG_Q_GOOD);
+    assert_int_equal(point_named(cfg, "tt-c104.offgas")->status_sets, 0x01);
+
+    /* The Midas heartbeat is one bit of the status word. */
+    dev = device_named(cfg, "gd-m601");
+    assert_int_equal(dev->heartbeat.reg.address, 0);
+    assert_int_equal(dev->heartbeat.mask, 0x0800);
+    assert_int_equal(status_of(dev, 0, 0x0801), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 0, 0x0802), MSG_Q_MAINTENANCE);
+    assert_int_equal(status_of(dev, 0, 0x0821), MSG_Q_SENSOR_FAULT);
+
+    /* A 4-20 mA channel with the site's span, and the inline points of the DCS. */
+    pt = point_named(cfg, "ai-g701.co");
+    assert_int_equal(pt->table, CONFIG_TABLE_INPUT);
+    assert_float_equal(convert2(pt, 12000, 0, 0).value, 250.0, 0.0);
+    pt = point_named(cfg, "dcs-1.chlorinator-bed-temp");
+    assert_string_equal(pt->use, "");
+    assert_int_equal(pt->codec.order, CODEC_ORDER_CDAB);
+    assert_float_equal(convert2(pt, 0xE979, 0x42F6, 0).value, 123.456, 0.0);
+    assert_int_equal(convert2(pt, 0x0000, 0x7FC0, 0).quality, MSG_Q_SENTINEL);
+    pt = point_named(cfg, "dcs-1.cl2-flow");
+    assert_float_equal(pt->codec.scale, 0.01, 0.0);
+    assert_float_equal(convert2(pt, 0x0001, 0x0000, 0).value, 655.36, 0.0);
+    pt = point_named(cfg, "dcs-1.scrubber-trip");
+    assert_int_equal(pt->codec.type, CODEC_BIT);
+    assert_int_equal(pt->codec.bit, 3);
+    assert_int_equal(pt->status_sets, 0);
+    config_free(cfg);
+}
+
+static void test_geliping(void **state)
+{
+    struct config *cfg = load_ok(CONFIG_DIR "/geliping.json");
+    const struct config_bus *b;
+    const struct config_device *dev;
+
+    (void)state;
+    assert_true(cfg->n_points >= 40);
+    assert_int_equal(cfg->n_areas, 10);
+    b = bus_named(cfg, "rs485-sulfur");
+    assert_int_equal(b->baud, 9600);
+    assert_int_equal(b->stop_bits, 2);
+    assert_int_equal(b->rts_delay_before_us, 500);
+    assert_int_equal(b->rts_delay_after_us, 500);
+    assert_int_equal(b->quarantine.failures, 5);
+    assert_int_equal(bus_named(cfg, "rs485-gasif")->baud, 38400);
+    assert_int_equal(bus_named(cfg, "rs485-gasif")->max_gap, 16);
+    assert_string_equal(bus_named(cfg, "tcp-ai-urea")->host, "urea-ai-01.glp.local");
+    dev = device_named(cfg, "pt-t404");
+    assert_true(dev->has_decimals);
+    assert_int_equal(dev->decimals.address, 3);
+    assert_int_equal(status_of(dev, 0, 1), MSG_Q_GOOD);
+    assert_int_equal(status_of(dev, 0, 0), MSG_Q_SENSOR_FAULT); /* MPa: refused */
+    assert_float_equal(
+        convert2(point_named(cfg, "pt-t404.lpg-sphere"), 0xFB18, 0, 1).value, -125.6,
+        0.0);
+    assert_float_equal(
+        convert2(point_named(cfg, "ai-u701.stripper-p"), 20000, 0, 0).value, 25.0, 0.0);
+    config_free(cfg);
+}
+
+/*
+ * Every profile in hw/profiles, every one of its points selected: each file must load,
+ * and a profile that stops loading is caught here rather than at a site.
+ */
+static void test_every_profile(void **state)
+{
+    char dir[1024], path[1024];
+    struct buf b = {0};
+    struct config *cfg;
+    size_t n, total = 0;
+    char **names;
+
+    (void)state;
+    FMT(dir, "%s", PROFILES_DIR);
+    names = list_json(dir, &n);
+    assert_true(n >= 6);
+    buf_printf(
+        &b,
+        "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"
+        "\"store\": {\"path\": \"x.db\"},\n"
+        "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n"
+        "\"profiles_dir\": \"%s\",\n"
+        "\"areas\": [{\"id\": \"a\"}],\n"
+        "\"buses\": [{\"id\": \"b\", \"type\": \"rtu\", \"device\": \"/dev/x\"}],\n"
+        "\"devices\": [",
+        dir);
+    for (size_t i = 0; i < n; i++) {
+        char *text;
+        cJSON *root, *pts, *p;
+
+        FMT(path, "%s/%s", dir, names[i]);
+        text = read_text(path, NULL);
+        assert_non_null(text);
+        root = cJSON_Parse(text);
+        assert_non_null(root);
+        pts = cJSON_GetObjectItemCaseSensitive(root, "points");
+        assert_non_null(pts);
+        buf_printf(
+            &b,
+            "%s\n{\"id\": \"d%zu\", \"bus\": \"b\", \"unit_id\": %zu, \"poll_ms\": 100,"
+            " \"profile\": \"%.*s\", \"points\": [",
+            i ? "," : "", i, i + 1, (int)strlen(names[i]) - 5, names[i]);
+        cJSON_ArrayForEach(p, pts)
+        {
+            buf_printf(&b, "%s{\"id\": \"d%zu.%s\", \"use\": \"%s\", \"area\": \"a\"}",
+                       p == pts->child ? "" : ",", i, p->string, p->string);
+            total++;
+        }
+        buf_printf(&b, "]}");
+        cJSON_Delete(root);
+        free(text);
+    }
+    buf_printf(&b, "]}\n");
+    cfg = parse_ok(b.data);
+    assert_int_equal(cfg->n_devices, n);
+    assert_int_equal(cfg->n_points, total);
+    config_free(cfg);
+    free(b.data);
+    free_names(names, n);
+}
+
+static void test_profile_resolution(void **state)
+{
+    static const char head[] =
+        "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"
+        "\"store\": {\"path\": \"x.db\"},\n"
+        "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n%s"
+        "\"areas\": [{\"id\": \"a\"}],\n"
+        "\"buses\": [{\"id\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": "
+        "502}],\n"
+        "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,"
+        " \"profile\": \"xnx\", \"points\": [{\"id\": \"p\", \"use\": \"gas\", \"area\": "
+        "\"a\"}]}]}";
+    struct config *cfg = NULL;
+    char text[2048], err[CONFIG_ERR_LEN], want[CONFIG_ERR_LEN];
+    int rc;
+
+    (void)state;
+    /* The default is ../hw/profiles beside the config file, whatever the working
+     * directory. */
+    FMT(text, head, "");
+    rc =
+        config_parse(CONFIG_DIR "/site.json", text, strlen(text), &cfg, err, sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->profiles_dir, CONFIG_DIR "/../hw/profiles");
+    assert_string_equal(cfg->devices[0].profile, "xnx");
+    config_free(cfg);
+
+    /* Not found: the device's path and the file searched are named. */
+    rc = config_parse(DATA_DIR "/good/site.json", text, strlen(text), &cfg, err,
+                      sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    FMT(want,
+        "site.json: devices[0].profile: no profile \"xnx\" (no file "
+        "%s/good/../hw/profiles/"
+        "xnx.json)",
+        DATA_DIR);
+    assert_string_equal(err, want);
+
+    /* A relative profiles_dir is resolved against the config's directory... */
+    FMT(text, head, "\"profiles_dir\": \"../../../../hw/profiles\",\n");
+    cfg = NULL;
+    rc = config_parse(DATA_DIR "/good/site.json", text, strlen(text), &cfg, err,
+                      sizeof(err));
+    if (rc != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->profiles_dir, DATA_DIR "/good/../../../../hw/profiles");
+    config_free(cfg);
+
+    /* ... an absolute one taken as it is, and a bare file name resolves from ".". */
+    FMT(text, head, "\"profiles_dir\": \"" PROFILES_DIR "\",\n");
+    cfg = parse_ok(text);
+    assert_string_equal(cfg->profiles_dir, PROFILES_DIR);
+    config_free(cfg);
+    FMT(text, head, "\"profiles_dir\": \"/nonexistent\",\n");
+    expect_parse_error(text, "mem.json: devices[0].profile: no profile \"xnx\" (no file "
+                             "/nonexistent/xnx.json)");
+
+    /* A profile error names the profile's file, not the config. */
+    FMT(text, head, "\"profiles_dir\": \"" DATA_DIR "/profiles-bad\",\n");
+    rc = config_parse("mem.json", text, strlen(text), &cfg, err, sizeof(err));
+    assert_int_equal(rc, -EINVAL);
+    assert_string_equal(err,
+                        "xnx.json: points.gas.order: expected one of \"ABCD\", \"CDAB\", "
+                        "\"BADC\", \"DCBA\", got \"XYZW\"");
+}
+
+static void test_bus_defaults(void **state)
+{
+    struct config *cfg;
+    const struct config_bus *b;
+
+    (void)state;
+    cfg = parse_ok(MINIMAL);
+    b = &cfg->buses[0];
+    assert_int_equal(b->kind, CONFIG_BUS_TCP);
+    assert_int_equal(b->connect_timeout_ms, 2000);
+    assert_int_equal(b->reconnect_max_ms, 30000);
+    assert_int_equal(b->watchdog_ms, 10000);
+    assert_int_equal(b->response_timeout_ms, 500);
+    assert_int_equal(b->byte_timeout_ms, 0);
+    assert_int_equal(b->max_gap, 8);
+    assert_int_equal(b->quarantine.failures, 3);
+    assert_int_equal(b->quarantine.backoff_min_ms, 2000);
+    assert_int_equal(b->quarantine.backoff_max_ms, 60000);
+    assert_int_equal(b->comm_loss_after_ms, 5000);
+    assert_string_equal(b->device, "");
+    assert_int_equal(b->baud, 9600);
+    assert_int_equal(cfg->devices[0].response_timeout_ms, 500);
+    assert_string_equal(cfg->devices[0].profile, "");
+    assert_int_equal(cfg->devices[0].n_status, 0);
+    assert_false(cfg->devices[0].heartbeat.enabled);
+    assert_false(cfg->devices[0].has_decimals);
+    config_free(cfg);
+
+    cfg = parse_ok(
+        "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"
+        "\"store\": {\"path\": \"x.db\"},\n"
+        "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n"
+        "\"areas\": [{\"id\": \"a\"}],\n"
+        "\"buses\": [{\"id\": \"r\", \"type\": \"rtu\", \"device\": \"/dev/ttyS0\","
+        " \"quarantine\": {\"backoff_min_ms\": 120000}}],\n"
+        "\"devices\": [{\"id\": \"d\", \"bus\": \"r\", \"unit_id\": 247,"
+        " \"poll_ms\": 100, \"response_timeout_ms\": 10,"
+        " \"points\": [{\"id\": \"p\", \"area\": \"a\", \"address\": 3}]}]}");
+    b = &cfg->buses[0];
+    assert_int_equal(b->kind, CONFIG_BUS_RTU);
+    assert_string_equal(b->device, "/dev/ttyS0");
+    assert_int_equal(b->baud, 9600);
+    assert_int_equal(b->parity, CONFIG_PARITY_EVEN);
+    assert_int_equal(b->data_bits, 8);
+    assert_int_equal(b->stop_bits, 1);
+    assert_false(b->rs485);
+    assert_int_equal(b->rts_delay_before_us, 0);
+    assert_int_equal(b->rts_delay_after_us, 0);
+    assert_string_equal(b->host, "");
+    assert_int_equal(b->port, 0);
+    assert_int_equal(b->connect_timeout_ms, 2000);
+    assert_int_equal(b->reconnect_max_ms, 30000);
+    assert_int_equal(b->watchdog_ms, 10000);
+    /* The backoff cap follows a floor set above its default. */
+    assert_int_equal(b->quarantine.backoff_min_ms, 120000);
+    assert_int_equal(b->quarantine.backoff_max_ms, 120000);
+    assert_int_equal(cfg->devices[0].unit_id, 247);
+    assert_int_equal(cfg->devices[0].response_timeout_ms, 10);
+    config_free(cfg);
+}
+
+static void test_inline_codec(void **state)
+{
+    struct config *cfg;
+    const struct config_point *pt;
+
+    (void)state;
+    cfg = parse_ok(
+        MINIMAL_HEAD
+        "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,"
+        " \"points\": ["
+        "{\"id\": \"f\", \"area\": \"a\", \"address\": 10, \"type\": \"float32\","
+        " \"order\": \"DCBA\", \"range\": [-1.5, 99]},"
+        "{\"id\": \"i\", \"area\": \"a\", \"address\": 12, \"type\": \"int32\","
+        " \"decimals\": 2, \"offset\": -3, \"sentinels\": [2147483647, \"0x80000000\"]},"
+        "{\"id\": \"c\", \"area\": \"a\", \"table\": \"coil\", \"address\": 5},"
+        "{\"id\": \"di\", \"area\": \"a\", \"table\": \"discrete\", \"address\": 6,"
+        " \"type\": \"bit\"},"
+        "{\"id\": \"s\", \"area\": \"a\", \"address\": 65535, \"type\": \"bit\", "
+        "\"bit\": 15},"
+        "{\"id\": \"m\", \"area\": \"a\", \"table\": \"input\", \"address\": 20,"
+        " \"scale\": 0.01, \"unit\": \"%LEL\", \"ma\": {\"span\": [0, 100],"
+        " \"bands\": {\"fault_low\": 3.0, \"fault_high\": 22},"
+        " \"currents\": [{\"ma\": 2, \"tolerance\": 0.1, \"quality\": \"maintenance\"}]}}"
+        "]}]}");
+    pt = &cfg->points[0];
+    assert_int_equal(pt->codec.type, CODEC_FLOAT32);
+    assert_int_equal(pt->codec.order, CODEC_ORDER_DCBA);
+    assert_float_equal(pt->codec.min, -1.5, 0.0);
+    assert_float_equal(pt->codec.max, 99.0, 0.0);
+    pt = &cfg->points[1];
+    assert_int_equal(pt->codec.type, CODEC_INT32);
+    assert_true(pt->codec.scale == 0.01);
+    assert_float_equal(pt->codec.offset, -3.0, 0.0);
+    assert_int_equal(pt->codec.n_sentinels, 2);
+    assert_int_equal(pt->codec.sentinels[1], 0x80000000u);
+    assert_false(pt->codec.decimals_reg);
+    pt = &cfg->points[2];
+    assert_int_equal(pt->table, CONFIG_TABLE_COIL);
+    assert_int_equal(pt->codec.type, CODEC_BIT);
+    assert_int_equal(pt->codec.bit, 0);
+    assert_int_equal(cfg->points[3].table, CONFIG_TABLE_DISCRETE);
+    assert_int_equal(cfg->points[4].codec.bit, 15);
+    pt = &cfg->points[5];
+    assert_true(pt->codec.ma.enabled);
+    assert_float_equal(pt->codec.ma.fault_low, 3.0, 0.0);
+    assert_float_equal(pt->codec.ma.valid_low, 3.8, 0.0);
+    assert_float_equal(pt->codec.ma.valid_high, 20.5, 0.0);
+    assert_float_equal(pt->codec.ma.fault_high, 22.0, 0.0);
+    assert_int_equal(pt->codec.ma.n_currents, 1);
+    assert_int_equal(pt->codec.ma.currents[0].quality, MSG_Q_MAINTENANCE);
+    assert_float_equal(pt->codec.ma.currents[0].tolerance, 0.1, 0.0);
     config_free(cfg);
 }
 
@@ -748,6 +1275,12 @@ int main(void)
         cmocka_unit_test(test_demo),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_explicit_values),
+        cmocka_unit_test(test_vanadium_titanium),
+        cmocka_unit_test(test_geliping),
+        cmocka_unit_test(test_every_profile),
+        cmocka_unit_test(test_profile_resolution),
+        cmocka_unit_test(test_bus_defaults),
+        cmocka_unit_test(test_inline_codec),
         cmocka_unit_test(test_parse_memory),
         cmocka_unit_test(test_topic_prefix_default_too_long),
         cmocka_unit_test(test_limits),

@@ -308,7 +308,9 @@ static void test_open_creates_schema(void **state)
                  "table|events;table|meta;table|outbox;table|points;table|qualities;"
                  "table|readings;view|event_log");
     assert_query(f->db, "SELECT code, name FROM qualities ORDER BY code",
-                 "0|good;1|comm-loss;2|timeout;3|bad-frame;4|modbus-exception");
+                 "0|good;1|comm-loss;2|timeout;3|bad-frame;4|modbus-exception;"
+                 "5|under-range;6|over-range;7|maintenance;8|sensor-fault;9|stale;"
+                 "10|sentinel");
     /* Points are registered in config order. */
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
@@ -330,7 +332,7 @@ static void test_reopen_is_idempotent(void **state)
     assert_query(f->db, "PRAGMA user_version", "1");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
-    assert_query(f->db, "SELECT count(*) FROM qualities", "5");
+    assert_query(f->db, "SELECT count(*) FROM qualities", "11");
 }
 
 /*
@@ -1058,7 +1060,7 @@ static void test_disk_full_on_open(void **state)
     full_vfs_remove();
 
     assert_query(f->db, "PRAGMA user_version", "1");
-    assert_query(f->db, "SELECT count(*) FROM qualities", "5");
+    assert_query(f->db, "SELECT count(*) FROM qualities", "11");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
 }
