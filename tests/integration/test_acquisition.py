@@ -11,6 +11,7 @@
 usage: test_acquisition.py BIN_DIR
 """
 
+import json
 import os
 import signal
 import sys
@@ -57,6 +58,7 @@ def now_ms():
 
 def dead_device(r, h):
     (port,) = h.start_fieldsim(units=8, extra=["--silent-units", "4"])
+    sub = h.start_subscriber("parkguard/geliping/it-gw-03/metrics")
     db = os.path.join(h.dir, "dead.db")
     pg = h.start_parkguard(h.write_config(config(h, port, 8, db), "dead.json"), "pg-dead.log")
     pg.reader.wait_line(lambda l: "gd-4" in l and "quarantined" in l, 10,
@@ -77,7 +79,26 @@ def dead_device(r, h):
     r.check(readings(db, "gd-4.gas", Q_GOOD, 0) == 0, "the dead device never yields a value")
     r.check(readings(db, "gd-4.gas", Q_COMM_LOSS, 0) > 0,
             "the dead device's point is reported as comm-loss")
+
+    # The counters are published: the metrics show the quarantine and the healthy rest.
+    def metrics():
+        for line in reversed(sub.reader.snapshot()):
+            topic, _, payload = line.partition(" ")
+            if topic.endswith("/metrics"):
+                return json.loads(payload)
+        return None
+    m = harness.wait_for(metrics, 15, "a metrics message")
+    devs = {d["id"]: d for b in m["buses"] for d in b["devices"]}
+    r.check(devs["gd-4"]["quarantined"] and devs["gd-4"]["comm_lost"] and
+            devs["gd-4"]["timeouts"] >= 3 and devs["gd-4"]["skipped"] > 0,
+            "metrics show gd-4 quarantined, comm-lost, with its timeouts and skipped polls")
+    r.check(all(not d["quarantined"] and d["successes"] > 0 and d["rtt_avg_us"] > 0
+                for k, d in devs.items() if k != "gd-4"),
+            "metrics show the healthy devices succeeding, with round-trip times")
+    r.check(m["buses"][0]["utilisation_pct"] > 0, "metrics carry the bus utilisation "
+            "(%.1f %%)" % m["buses"][0]["utilisation_pct"])
     h.stop(pg)
+    h.stop(sub)
     h.stop(h.fieldsim)
 
 
