@@ -2,16 +2,20 @@
  * bench_tcp: Modbus TCP transactions per second on one connection, the parkguard poller
  * against a bare libmodbus loop, side by side in one run against the same server.
  *
- * usage: bench_tcp PORT [SECONDS]
+ * usage: bench_tcp [SECONDS_PER_ROUND]
  *
- * The server is any Modbus TCP server on 127.0.0.1:PORT serving unit ids 1..200 (the
- * simulated field: parkguard-fieldsim --units 200). The bare loop calls
+ * The server is a plain libmodbus TCP server on a thread of this program (listen, then
+ * modbus_receive() and modbus_reply() in a loop, one connection at a time; a TCP server
+ * in libmodbus answers every unit id from one mapping). The bare loop calls
  * modbus_read_registers() for 4 registers back to back. The poller runs its real thread
  * with 200 devices polled every 10 ms, each with four groups of 4 registers too far apart
  * to coalesce: 80,000 requests/s asked for, more than the link carries, so the poller
  * runs saturated and what it achieves is its ceiling. Each request reads 4 registers.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,55 @@
 
 #define BENCH_DEVICES 200
 #define BENCH_GROUPS  4 /* 4-register groups per device, 16 registers apart */
+
+static int server_port;
+
+/* The plain libmodbus server: what both loops talk to. */
+static void *server_main(void *arg)
+{
+    modbus_t *ctx = modbus_new_tcp("127.0.0.1", server_port);
+    modbus_mapping_t *map = modbus_mapping_new(0, 0, 128, 128);
+    uint8_t query[MODBUS_TCP_MAX_ADU_LENGTH];
+    int listen_fd = *(int *)arg;
+
+    if (ctx == NULL || map == NULL)
+        exit(1);
+    for (;;) {
+        int fd = accept(listen_fd, NULL, NULL);
+
+        if (fd < 0)
+            continue;
+        modbus_set_socket(ctx, fd);
+        for (;;) {
+            int n = modbus_receive(ctx, query);
+
+            if (n > 0)
+                (void)modbus_reply(ctx, query, n, map);
+            else if (n < 0)
+                break;
+        }
+        close(fd);
+    }
+    return NULL;
+}
+
+/* Bind port 0 to find a free port, then let libmodbus listen on it. */
+static void start_server(void)
+{
+    static int listen_fd;
+    pthread_t t;
+    modbus_t *ctx;
+
+    for (server_port = 20000 + (int)(getpid() % 20000);; server_port++) {
+        ctx = modbus_new_tcp("127.0.0.1", server_port);
+        listen_fd = ctx != NULL ? modbus_tcp_listen(ctx, 4) : -1;
+        if (listen_fd >= 0)
+            break;
+        modbus_free(ctx);
+    }
+    if (pthread_create(&t, NULL, server_main, &listen_fd) != 0)
+        exit(1);
+}
 
 static double bare_loop(int port, double seconds)
 {
@@ -151,14 +204,11 @@ int main(int argc, char **argv)
     struct config *cfg;
     int port;
 
-    if (argc < 2) {
-        fprintf(stderr, "usage: bench_tcp PORT [SECONDS_PER_ROUND]\n");
-        return 2;
-    }
-    port = atoi(argv[1]);
-    if (argc > 2)
-        seconds = atof(argv[2]);
+    if (argc > 1)
+        seconds = atof(argv[1]);
     log_init("bench_tcp", LOG_LEVEL_WARN);
+    start_server();
+    port = server_port;
     cfg = make_config(port);
     for (int r = 0; r < ROUNDS; r++) {
         bare[r] = bare_loop(port, seconds);
