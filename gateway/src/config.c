@@ -1797,6 +1797,7 @@ struct profile {
     size_t n_status;
     struct config_status status[CONFIG_MAX_STATUS_SETS];
     struct config_heartbeat heartbeat;
+    struct config_test_mode test_mode;
     bool has_decimals;
     struct config_reg decimals;
 };
@@ -2219,13 +2220,52 @@ out:
     return rc;
 }
 
+static int parse_test_mode(struct walk *w, const cJSON *root, struct profile *prof)
+{
+    static const char *const keys[] = {"point", "note", NULL};
+    struct config_test_mode *tm = &prof->test_mode;
+    char note[CONFIG_PATH_LEN];
+    const cJSON *v, *ref;
+    size_t mark, rmark;
+    long idx = -1;
+    int rc = member(w, root, "test_mode", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0) {
+        rc = member(w, v, "point", true, &ref, &rmark);
+        if (rc == 0)
+            rc = prof_ref(w, prof, ref, "a test-mode indicator", true, &idx);
+        path_pop(w, rmark);
+    }
+    if (rc == 0)
+        rc = get_string(w, v, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
+    if (rc == 0) {
+        const struct prof_point *pp = &prof->points[idx];
+
+        tm->enabled = true;
+        tm->reg.table = pp->spec.table;
+        tm->reg.address = pp->spec.address;
+        tm->mask =
+            pp->spec.codec.type == CODEC_BIT
+                ? (uint16_t)(1u << (bit_table(pp->spec.table) ? 0 : pp->spec.codec.bit))
+                : 0xFFFF;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
 /* The whole profile document; the walk names the profile's file. */
 static int parse_profile(struct walk *w, const cJSON *root, const char *name,
                          struct profile *prof)
 {
     static const char *const keys[] = {"profile", "model",     "provenance",
                                        "source",  "points",    "decimals_register",
-                                       "status",  "heartbeat", NULL};
+                                       "status",  "heartbeat", "test_mode", NULL};
     char self[CONFIG_ID_LEN], text[CONFIG_PATH_LEN];
     long own[CONFIG_MAX_STATUS_SETS];
     int rc;
@@ -2254,6 +2294,8 @@ static int parse_profile(struct walk *w, const cJSON *root, const char *name,
         rc = parse_status_sets(w, root, prof, own);
     if (rc == 0)
         rc = parse_heartbeat(w, root, prof);
+    if (rc == 0)
+        rc = parse_test_mode(w, root, prof);
     if (rc)
         return rc;
     /*
@@ -2510,6 +2552,7 @@ static void adopt_profile(struct config_device *dev, const struct profile *prof)
     dev->n_status = prof->n_status;
     memcpy(dev->status, prof->status, sizeof(dev->status));
     dev->heartbeat = prof->heartbeat;
+    dev->test_mode = prof->test_mode;
     dev->has_decimals = prof->has_decimals;
     dev->decimals = prof->decimals;
 }

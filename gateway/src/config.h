@@ -188,6 +188,18 @@ struct config_heartbeat {
     uint32_t stale_after_ms; /* 1000..3600000, at least twice poll_ms */
 };
 
+/*
+ * The device's test mode (a proof test or a commissioning override): while the masked
+ * register is non-zero its values are injected, not measured. They are still evaluated,
+ * so the alarm chain can be proven end to end, and every sample and event is flagged
+ * test so that nobody mistakes a drill for a leak.
+ */
+struct config_test_mode {
+    bool enabled;
+    struct config_reg reg;
+    uint16_t mask;
+};
+
 struct config_device {
     char id[CONFIG_ID_LEN];
     size_t bus;                   /* index into config.buses */
@@ -203,6 +215,7 @@ struct config_device {
     size_t n_status;
     struct config_status status[CONFIG_MAX_STATUS_SETS];
     struct config_heartbeat heartbeat;
+    struct config_test_mode test_mode;
     bool has_decimals;          /* points with codec.decimals_reg divide by 10^this */
     struct config_reg decimals; /* the decimal-places register, 0..6 */
 };

@@ -46,11 +46,15 @@ static inline const char *msg_quality_name(unsigned q)
     return q < MSG_Q_COUNT ? names[q] : "invalid";
 }
 
+/* Sample and event flags. */
+#define MSG_F_TEST 0x01 /* the device is in test mode: the value is injected */
+
 /* One acquired value of one point: poller -> RT loop, and RT loop -> recorder. */
 struct msg_sample {
     uint32_t point;   /* index into config.points */
     uint8_t quality;  /* enum msg_quality */
     uint8_t exc_code; /* Modbus exception code when quality is EXCEPTION */
+    uint8_t flags;    /* MSG_F_* */
     uint16_t raw;     /* the register as read, for diagnosis */
     double value;     /* engineering units; meaningful only when quality is GOOD */
     int64_t mono_ns;  /* CLOCK_MONOTONIC at acquisition */
@@ -72,6 +76,7 @@ struct msg_event {
     uint32_t point; /* index into config.points */
     uint8_t kind;   /* enum msg_event_kind */
     uint8_t limit;  /* enum msg_limit */
+    uint8_t flags;  /* MSG_F_* of the deciding sample */
     double value;   /* the value that caused the transition */
     double setpoint;
     double deadband;

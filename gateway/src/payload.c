@@ -67,6 +67,7 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
                                 ev->kind == MSG_EVENT_ACTIVATED ? "activated"
                                                                 : "cleared") == NULL ||
         cJSON_AddBoolToObject(o, "active", ev->kind == MSG_EVENT_ACTIVATED) == NULL ||
+        cJSON_AddBoolToObject(o, "test", (ev->flags & MSG_F_TEST) != 0) == NULL ||
         cJSON_AddNumberToObject(o, "value", ev->value) == NULL ||
         cJSON_AddNumberToObject(o, "setpoint", ev->setpoint) == NULL ||
         cJSON_AddNumberToObject(o, "deadband", ev->deadband) == NULL ||

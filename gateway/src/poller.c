@@ -27,6 +27,7 @@ enum ref_kind {
     REF_STATUS, /* index: status set of the device */
     REF_HEARTBEAT,
     REF_DECIMALS,
+    REF_TEST, /* the device's test-mode indicator */
 };
 
 /* Which item sits at which offset of a block's reply. */
@@ -153,12 +154,15 @@ static size_t device_items(const struct config *cfg, const struct config_device 
     if (dev->has_decimals)
         it[n++] = (struct plan_item){
             dev->decimals.table, dev->decimals.address, 1, {0, 0, REF_DECIMALS}};
+    if (dev->test_mode.enabled)
+        it[n++] = (struct plan_item){
+            dev->test_mode.reg.table, dev->test_mode.reg.address, 1, {0, 0, REF_TEST}};
     return n;
 }
 
 static size_t max_items(const struct config_device *dev)
 {
-    return dev->n_points + CONFIG_MAX_STATUS_SETS + 2;
+    return dev->n_points + CONFIG_MAX_STATUS_SETS + 3;
 }
 
 /*
@@ -397,11 +401,12 @@ static inline const uint16_t *block_words(const struct poller *p, size_t i)
  */
 static void push_point(struct poller *p, const struct poll_ref *ref,
                        const uint16_t *words, int decimals, uint8_t diag_q,
-                       const uint8_t *status_q, int64_t mono, int64_t utc)
+                       const uint8_t *status_q, uint8_t flags, int64_t mono, int64_t utc)
 {
     const struct config_point *pt = &p->cfg->points[ref->index];
     struct codec_result r;
-    struct msg_sample s = {.point = ref->index, .mono_ns = mono, .utc_ms = utc};
+    struct msg_sample s = {
+        .point = ref->index, .flags = flags, .mono_ns = mono, .utc_ms = utc};
     uint8_t q = diag_q;
 
     codec_convert(&pt->codec, words + ref->offset, decimals, &r);
@@ -435,6 +440,7 @@ static enum poll_outcome poll_device(struct poller *p, struct poll_dev *d, int *
     uint8_t status_q[CONFIG_MAX_STATUS_SETS];
     uint8_t hb_q = MSG_Q_GOOD, dec_q = MSG_Q_GOOD;
     int decimals = -1;
+    uint8_t flags = 0;
     bool any_bad = false, link_lost = false;
     int64_t t1 = 0, utc = 0;
 
@@ -507,6 +513,11 @@ static enum poll_outcome poll_device(struct poller *p, struct poll_dev *d, int *
                 else
                     decimals = w;
                 break;
+            case REF_TEST:
+                /* Unknown counts as test: a drill must never pass for a real reading. */
+                if (p->block_rc[i] < 0 || (w & dev->test_mode.mask) != 0)
+                    flags |= MSG_F_TEST;
+                break;
             default:
                 break;
             }
@@ -533,7 +544,7 @@ static enum poll_outcome poll_device(struct poller *p, struct poll_dev *d, int *
             pt = &p->cfg->points[ref->index];
             push_point(p, ref, block_words(p, i), decimals,
                        pt->codec.decimals_reg && dec_q != MSG_Q_GOOD ? dec_q : hb_q,
-                       status_q, t1, utc);
+                       status_q, flags, t1, utc);
         }
     }
     if (link_lost)

@@ -121,6 +121,7 @@ static bool emit(struct rtloop *rt, const struct msg_sample *s, enum msg_event_k
         .point = s->point,
         .kind = (uint8_t)kind,
         .limit = MSG_LIMIT_HIGH,
+        .flags = s->flags,
         .value = s->value,
         .setpoint = lim->setpoint,
         .deadband = lim->deadband,

@@ -19,9 +19,9 @@
     XX(last_seq, "SELECT coalesce(max(seq), 0) FROM events")                             \
     XX(add_reading, "INSERT INTO readings(point, t_ms, value, quality, raw) "            \
                     "VALUES (?1, ?2, ?3, ?4, ?5)")                                       \
-    XX(add_event,                                                                        \
-       "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "              \
-       "deadband, t_ms, mono_ns) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")           \
+    XX(add_event, "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "   \
+                  "deadband, t_ms, mono_ns, test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "  \
+                  "?8, ?9, ?10)")                                                        \
     XX(add_outbox, "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq) " \
                    "VALUES (?1, ?2, ?3, 0, ?4, ?5)")                                     \
     XX(delivered, "UPDATE outbox SET delivered_ms = ?2 "                                 \
@@ -151,27 +151,52 @@ static int check_version(struct store *st)
     return 0;
 }
 
+/*
+ * Version 2: alarm events carry the test flag of the sample that decided them, so a
+ * proof test is recorded as one. Existing events were never tests.
+ */
+static const char *const store_schema_v2 =
+    "ALTER TABLE events ADD COLUMN test INTEGER NOT NULL DEFAULT 0;"
+    "DROP VIEW event_log;"
+    "CREATE VIEW event_log AS SELECT e.seq, p.name AS point, e.kind, e.limit_name,"
+    " e.value, e.setpoint, e.deadband, e.t_ms, e.test FROM events e JOIN points p"
+    " ON p.id = e.point;";
+
+/* The steps from each version to the next; step i takes version i to i + 1. */
+static const char *const *const store_steps[STORE_SCHEMA_VERSION] = {
+    &store_schema_v1,
+    &store_schema_v2,
+};
+
+/*
+ * Bring the file to STORE_SCHEMA_VERSION one step at a time, each step and its version
+ * number in one transaction, so a power cut between steps leaves a file at a version
+ * this code knows how to continue from.
+ */
 static int migrate(struct store *st)
 {
     int64_t version = 0;
     int rc;
 
     rc = pragma_int(st, "PRAGMA user_version", &version);
-    if (rc < 0)
-        return rc;
-    if (version == STORE_SCHEMA_VERSION)
-        return 0;
-    /* Version 0 is a new file. Later versions add steps, each in its own transaction. */
-    rc = exec(st, "BEGIN IMMEDIATE");
-    if (rc < 0)
-        return rc;
-    rc = exec(st, store_schema_v1);
-    if (rc == 0)
-        rc = exec(st, "PRAGMA user_version = 1");
-    if (rc == 0)
-        rc = exec(st, "COMMIT");
-    if (rc < 0)
-        (void)exec(st, "ROLLBACK");
+    while (rc == 0 && version < STORE_SCHEMA_VERSION) {
+        char bump[48];
+
+        (void)snprintf(bump, sizeof(bump), "PRAGMA user_version = %lld",
+                       (long long)version + 1);
+        rc = exec(st, "BEGIN IMMEDIATE");
+        if (rc < 0)
+            break;
+        rc = exec(st, *store_steps[version]);
+        if (rc == 0)
+            rc = exec(st, bump);
+        if (rc == 0)
+            rc = exec(st, "COMMIT");
+        if (rc < 0)
+            (void)exec(st, "ROLLBACK");
+        else
+            version++;
+    }
     return rc;
 }
 
@@ -388,6 +413,7 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     (void)sqlite3_bind_double(q, 7, ev->deadband);
     (void)sqlite3_bind_int64(q, 8, ev->utc_ms);
     (void)sqlite3_bind_int64(q, 9, ev->mono_ns);
+    (void)sqlite3_bind_int(q, 10, (ev->flags & MSG_F_TEST) != 0);
     rc = step_done(st, q, "add event");
     if (rc < 0)
         return rc;

@@ -608,7 +608,12 @@ static void test_vanadium_titanium(void **state)
     assert_int_equal(status_of(dev, 2, 0x0003), MSG_Q_SENSOR_FAULT);
     assert_int_equal(status_of(dev, 2, 0x0001), MSG_Q_MAINTENANCE);
     assert_int_equal(status_of(dev, 2, 0x0004), MSG_Q_MAINTENANCE);
-    assert_int_equal(status_of(dev, 2, 0x0008), MSG_Q_MAINTENANCE);
+    /* Test mode is not a bad quality: the injected value is evaluated, flagged test. */
+    assert_int_equal(status_of(dev, 2, 0x0008), MSG_Q_GOOD);
+    assert_true(dev->test_mode.enabled);
+    assert_int_equal(dev->test_mode.reg.table, CONFIG_TABLE_HOLDING);
+    assert_int_equal(dev->test_mode.reg.address, 2);
+    assert_int_equal(dev->test_mode.mask, 0x0008);
     assert_int_equal(status_of(dev, 2, 0x0040), MSG_Q_OVER_RANGE);
     assert_int_equal(status_of(dev, 2, 0x0080), MSG_Q_UNDER_RANGE);
     assert_int_equal(status_of(dev, 3, 0), MSG_Q_GOOD);

@@ -306,14 +306,15 @@ static void test_event_activated_all_fields(void **state)
     json_string(o, "limit", "high");
     json_string(o, "event", "activated");
     json_bool(o, "active", true);
+    json_bool(o, "test", false);
     json_number(o, "value", 27.3);
     json_number(o, "setpoint", 25.0);
     json_number(o, "deadband", 2.0);
     json_string(o, "unit", "%LEL");
     json_string(o, "ts", "2026-11-28T10:38:22.460Z");
     json_number(o, "ts_ms", 1795862302460.0);
-    /* Exactly these 16 fields: a new one is a schema change (docs/mqtt.md). */
-    assert_int_equal(cJSON_GetArraySize(o), 16);
+    /* Exactly these 17 fields: a new one is a schema change (docs/mqtt.md). */
+    assert_int_equal(cJSON_GetArraySize(o), 17);
     /* Compact: no pretty-printing whitespace on the wire. */
     assert_null(strchr(buf, '\n'));
     assert_null(strchr(buf, ' '));
@@ -332,9 +333,12 @@ static void test_event_cleared(void **state)
 
     ev.setpoint = -2.0;
     ev.deadband = 0.5;
+    ev.flags =
+        MSG_F_TEST; /* decided by a sample taken while the device was in test mode */
     o = encode_parse(cfg, &ev, buf, sizeof(buf));
     json_string(o, "event", "cleared");
     json_bool(o, "active", false);
+    json_bool(o, "test", true);
     json_string(o, "point", "pt-b12.temp");
     json_string(o, "device", "pt-b12");
     json_string(o, "area", "vt-tankfarm-b");

@@ -299,7 +299,7 @@ static void test_open_creates_schema(void **state)
     expect_outbox_empty(st, 0);
     close_st(st);
 
-    assert_query(f->db, "PRAGMA user_version", "1");
+    assert_query(f->db, "PRAGMA user_version", "2");
     assert_query(f->db, "PRAGMA journal_mode", "wal");
     assert_query(f->db,
                  "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
@@ -329,7 +329,7 @@ static void test_reopen_is_idempotent(void **state)
         assert_int_equal(last_seq(st), 0);
         close_st(st);
     }
-    assert_query(f->db, "PRAGMA user_version", "1");
+    assert_query(f->db, "PRAGMA user_version", "2");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
     assert_query(f->db, "SELECT count(*) FROM qualities", "11");
@@ -387,6 +387,65 @@ static void test_open_errors(void **state)
  * A file from a newer parkguard: store_open must refuse with -EPROTO and leave the
  * schema version and content alone.
  */
+/*
+ * A file written by the first release (schema version 1, the exact DDL it shipped) with
+ * an event in it: opening it migrates it to the current version, keeps the event, marks
+ * it as no test, and the new column is written from then on.
+ */
+static void test_migrates_version_1(void **state)
+{
+    static const char *const v1 =
+        "CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "CREATE TABLE points(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE qualities(code INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);"
+        "CREATE TABLE readings(point INTEGER NOT NULL REFERENCES points(id),"
+        " t_ms INTEGER NOT NULL, value REAL, quality INTEGER NOT NULL, raw INTEGER);"
+        "CREATE INDEX readings_point_t ON readings(point, t_ms);"
+        "CREATE TABLE events(seq INTEGER PRIMARY KEY, point INTEGER NOT NULL"
+        " REFERENCES points(id), kind TEXT NOT NULL, limit_name TEXT NOT NULL,"
+        " value REAL NOT NULL, setpoint REAL NOT NULL, deadband REAL NOT NULL,"
+        " t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL);"
+        "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+        " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"
+        " created_ms INTEGER NOT NULL, seq INTEGER, delivered_ms INTEGER);"
+        "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ms IS NULL;"
+        "CREATE VIEW event_log AS SELECT e.seq, p.name AS point, e.kind, e.limit_name,"
+        " e.value, e.setpoint, e.deadband, e.t_ms FROM events e JOIN points p"
+        " ON p.id = e.point;"
+        "INSERT INTO points VALUES (1, 'gd-301.ch4');"
+        "INSERT INTO events VALUES (41, 1, 'activated', 'high', 30, 25, 2, 1000, 5);"
+        "PRAGMA user_version = 1;";
+    struct fixture *f = *state;
+    struct msg_event ev = {.seq = 42,
+                           .point = 0,
+                           .kind = MSG_EVENT_CLEARED,
+                           .value = 20,
+                           .setpoint = 25,
+                           .deadband = 2,
+                           .utc_ms = 2000,
+                           .flags = MSG_F_TEST};
+    struct store *st;
+    sqlite3 *db = NULL;
+    uint64_t seq = 0;
+
+    assert_int_equal(
+        sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+        SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+
+    st = open_ok(f->db, f->cfg);
+    assert_int_equal(store_last_seq(st, &seq), 0);
+    assert_int_equal(seq, 41); /* numbering continues across the upgrade */
+    assert_int_equal(store_begin(st, true), 0);
+    assert_int_equal(store_add_event(st, &ev, "t/alarm/x", "{}", 2, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    close_st(st);
+    assert_query(f->db, "PRAGMA user_version", "2");
+    assert_query(f->db, "SELECT seq, point, kind, test FROM event_log ORDER BY seq",
+                 "41|gd-301.ch4|activated|0;42|gd-301.ch4|cleared|1");
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct fixture *f = *state;
@@ -1059,7 +1118,7 @@ static void test_disk_full_on_open(void **state)
     close_st(st);
     full_vfs_remove();
 
-    assert_query(f->db, "PRAGMA user_version", "1");
+    assert_query(f->db, "PRAGMA user_version", "2");
     assert_query(f->db, "SELECT count(*) FROM qualities", "11");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
@@ -1074,6 +1133,7 @@ int main(void)
         T(test_reopen_is_idempotent),
         T(test_reopen_with_changed_points),
         T(test_open_errors),
+        T(test_migrates_version_1),
         T(test_newer_schema_refused),
         T(test_newer_schema_journal_untouched),
         T(test_last_seq),
