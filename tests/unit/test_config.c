@@ -23,7 +23,8 @@
 
 #define DATA_DIR     PG_TEST_DATA
 #define CONFIG_DIR   PG_TEST_DATA "/../../../config"
-#define DEMO         CONFIG_DIR "/demo.json"
+/* The first demo config: two Modbus TCP buses with inline registers, kept as a fixture. */
+#define DEMO         DATA_DIR "/good/04-tcp-inline-demo.json"
 #define PROFILES_DIR PG_TEST_DATA "/../../../hw/profiles"
 
 /* The corpus must not shrink unnoticed: fewer cases than this fails the test. */
