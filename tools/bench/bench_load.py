@@ -3,6 +3,11 @@
 devices (5 endpoints of 10 units, 20 points each), at poll intervals of 1 s and 100 ms,
 with a real broker and the store on a real file.
 
+The devices are parkguard field nodes: one parkguard-nodesim process with 5 Modbus TCP
+listeners of 10 nodes each (unit ids 1..50, ten per listener). Each device has 20 uint16
+points on registers 0..19 of the node's map, read in one request; their high limit lies
+beyond any uint16 x 0.1, so every reading is evaluated and none raises an alarm.
+
 usage: bench_load.py BIN_DIR [SECONDS]
 
 CPU is parkguard's user+system time over the window divided by the window (100 % = one
@@ -34,16 +39,24 @@ def status_kib(pid, key):
     return 0
 
 
+ENDPOINTS, UNITS, POINTS = 5, 10, 20
+
+
+def unit_id(e, u):
+    return e * UNITS + u
+
+
 def site(h, ports, db, poll_ms):
     devices = []
     for e, port in enumerate(ports):
-        for u in range(1, 11):
+        for u in range(1, UNITS + 1):
             d = "d%d-%d" % (e, u)
-            devices.append({"id": d, "bus": "ep%d" % e, "unit_id": u, "poll_ms": poll_ms,
+            devices.append({"id": d, "bus": "ep%d" % e, "unit_id": unit_id(e, u),
+                            "poll_ms": poll_ms,
                             "points": [{"id": "%s.p%d" % (d, i), "area": "a",
-                                        "address": i, "scale": 0.1,
-                                        "high": {"setpoint": 1000.0, "deadband": 1.0}}
-                                       for i in range(20)]})
+                                        "address": i, "type": "uint16", "scale": 0.1,
+                                        "high": {"setpoint": 7000.0, "deadband": 1.0}}
+                                       for i in range(POINTS)]})
     return {"gateway": {"id": "bench", "site": "bench"},
             "store": {"path": db},
             "mqtt": {"uri": "tcp://127.0.0.1:%d" % h.broker_port},
@@ -65,6 +78,12 @@ def run(h, ports, poll_ms, seconds):
     rss, hwm = status_kib(pg.pid, "VmRSS"), status_kib(pg.pid, "VmHWM")
     h.stop(pg)
     n = harness.db_query(db, "SELECT count(*) FROM readings")[0][0]
+    bad = harness.db_query(db, "SELECT count(*) FROM readings WHERE quality != 0")[0][0]
+    events = harness.db_query(db, "SELECT count(*) FROM event_log")[0][0]
+    if bad or events:
+        raise harness.TestFailure("poll %d ms: %d readings not good, %d alarm events; "
+                                  "every read must succeed and no limit be reached"
+                                  % (poll_ms, bad, events))
     print("poll %5d ms: CPU %5.1f %% of one core, RSS %5.1f MiB (peak %5.1f MiB), "
           "%d readings stored (%.0f/s)" % (poll_ms, 100 * (c1 - c0) / (t1 - t0),
                                           rss / 1024, hwm / 1024, n, n / (t1 - t_settle)))
@@ -76,7 +95,16 @@ def main():
     h = harness.Harness(bin_dir, "bench-load")
     try:
         h.start_broker()
-        ports = h.start_fieldsim(endpoints=5, units=10)
+        args = []
+        for e in range(ENDPOINTS):
+            args += ["--tcp", "0"]
+            for u in range(1, UNITS + 1):
+                args += ["--node", "%d:steady" % unit_id(e, u)]
+        nodes = h.start_nodesim(args)
+        ports = [nodes[unit_id(e, 1)][1] for e in range(ENDPOINTS)]
+        if len(set(ports)) != ENDPOINTS:
+            raise harness.TestFailure("expected %d listeners, got ports %r"
+                                      % (ENDPOINTS, ports))
         print("1000 points, 50 Modbus TCP devices on 5 endpoints, %.0f s windows" % seconds)
         for poll_ms in (1000, 100):
             run(h, ports, poll_ms, seconds)

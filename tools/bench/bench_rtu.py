@@ -17,6 +17,7 @@ plus the device turnaround. A cycle is 8 transactions.
 """
 
 import os
+import subprocess
 import sys
 import time
 
@@ -77,14 +78,20 @@ def run(h, baud, seconds):
     bad = harness.db_query(db, "SELECT count(*) FROM readings WHERE quality != 0 "
                                "AND t_ms >= ? AND t_ms < ?", (t0, t1))[0][0]
     h.stop(pg)
+    # The same line, driven by a bare libmodbus loop that pauses exactly t3.5.
+    bare = subprocess.run([os.path.join(h.bin_dir, "bench_rtu_bare"), tty, str(baud),
+                           str(NODES), str(REGS), str(min(seconds, 10))],
+                          capture_output=True, text=True, timeout=seconds + 30)
+    bare_ms = float(bare.stdout) if bare.returncode == 0 else float("nan")
     h.stop(sim)
     cycles = n / NODES
     achieved = (t1 - t0) / 1000.0 / cycles
     theory = theoretical_cycle_s(baud)
-    print("%6d baud: cycle %7.2f ms achieved, %7.2f ms theoretical: %.3f x "
+    print("%6d baud: parkguard cycle %7.2f ms, theoretical %7.2f ms: %.3f x; "
+          "bare libmodbus on the same line %7.2f ms: %.3f x "
           "(%d polls of %d nodes in %.0f s, %d bad readings)"
-          % (baud, achieved * 1000, theory * 1000, achieved / theory, n, NODES,
-             (t1 - t0) / 1000.0, bad))
+          % (baud, achieved * 1000, theory * 1000, achieved / theory, bare_ms,
+             bare_ms / 1000 / theory, n, NODES, (t1 - t0) / 1000.0, bad))
 
 
 def main():
