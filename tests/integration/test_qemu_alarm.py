@@ -58,6 +58,7 @@ def main():
         return 77
     r = harness.Results()
     h = harness.Harness(bin_dir, "qemu")
+    node = None
     ok = False
     try:
         h.start_broker()
@@ -111,6 +112,9 @@ def main():
     finally:
         if not ok or r.failed:
             h.dump_logs()
+        # SIGTERM lets the helper stop QEMU, its child; a SIGKILL would orphan it.
+        if node is not None and node.poll() is None:
+            h.stop(node)
         h.close()
     return r.finish()
 
