@@ -108,8 +108,17 @@ class Harness:
         return proc.returncode
 
     def close(self, keep=False):
-        for proc in reversed(self.procs):
-            if proc.poll() is None:
+        # SIGTERM first, so that a child with children of its own (qemu-node and its QEMU)
+        # can stop them; SIGCONT in case a test left one stopped; SIGKILL what remains.
+        running = [p for p in reversed(self.procs) if p.poll() is None]
+        for proc in running:
+            proc.terminate()
+            proc.send_signal(signal.SIGCONT)
+        deadline = time.monotonic() + 10
+        for proc in running:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
                 proc.kill()
                 proc.wait()
         if keep or os.environ.get("PG_KEEP_RUN"):
@@ -138,16 +147,33 @@ class Harness:
         self.broker = proc
         return port
 
-    def start_fieldsim(self, endpoints=1, units=1, scenario="none", extra=(),
-                       log_name="fieldsim.log"):
-        proc = self.spawn([os.path.join(self.bin_dir, "parkguard-fieldsim"),
-                           "--endpoints", str(endpoints), "--units", str(units),
-                           "--scenario", scenario] + list(extra), log_name)
-        proc.reader.wait_line(lambda l: l == "READY", 10, "the field simulator")
-        ports = [int(l.split()[3]) for l in proc.reader.snapshot()
-                 if l.startswith("ENDPOINT ")]
-        self.fieldsim = proc
-        return ports
+    def start_nodesim(self, args, log_name="nodesim.log"):
+        """parkguard-nodesim with args (buses and nodes, e.g. ["--tcp", "0", "--node",
+        "1:steady,base=5"]); returns {unit: (kind, where)} from its NODE lines once it has
+        printed READY: kind "PORT" with where the TCP port (int), or "PTY" with the path.
+
+        Unit ids must differ across the buses of one process, so the map is unambiguous.
+        The process is kept as self.nodesim, for a test to signal or stop it.
+        """
+        proc = self.spawn([os.path.join(self.bin_dir, "parkguard-nodesim")] + list(args),
+                          log_name)
+        self.nodesim = proc
+
+        def ready():
+            if proc.poll() is not None:
+                raise TestFailure("parkguard-nodesim exited with %s before READY (%s)"
+                                  % (proc.returncode, " ".join(proc.reader.snapshot())))
+            return "READY" in proc.reader.snapshot()
+        wait_for(ready, 10, "the field node simulator")
+        nodes = {}
+        for line in proc.reader.snapshot():
+            f = line.split()
+            if len(f) == 4 and f[0] == "NODE":
+                unit = int(f[1])
+                if unit in nodes:
+                    raise TestFailure("parkguard-nodesim: unit %d on two buses" % unit)
+                nodes[unit] = (f[2], int(f[3]) if f[2] == "PORT" else f[3])
+        return nodes
 
     def start_subscriber(self, topic):
         """mosquitto_sub on topic; returns once a retained probe proves it subscribed."""
@@ -189,6 +215,44 @@ def modbus_write_register(port, unit, addr, value, tid=1):
     if reply != adu:
         raise TestFailure("FC06 write to unit %d reg %d: unexpected reply %r"
                           % (unit, addr, reply))
+
+
+def modbus_read_registers(port, unit, addr, count, tid=1):
+    """FC 03 read holding registers; returns the values, raises on anything else."""
+    adu = struct.pack(">HHHBBHH", tid, 0, 6, unit, 3, addr, count)
+    want = 9 + 2 * count
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(adu)
+        reply = b""
+        while len(reply) < want:
+            chunk = s.recv(260)
+            if not chunk:
+                break
+            reply += chunk
+            if len(reply) >= 9 and reply[7] & 0x80:
+                break
+    if len(reply) != want or reply[:4] != adu[:4] or reply[6:9] != bytes(
+            [unit, 3, 2 * count]):
+        raise TestFailure("FC03 read of unit %d regs %d..%d: unexpected reply %r"
+                          % (unit, addr, addr + count - 1, reply))
+    return list(struct.unpack(">%dH" % count, reply[9:]))
+
+
+# The parkguard node's test-mode registers (hw/regmap/regmap.def, docs/firmware.md).
+STATUS, TEST_MODE, TEST_CONC_X10, TEST_TIMEOUT_S = 2, 16, 17, 18
+STATUS_TEST = 1 << 3
+TEST_KEY = 0x7E57
+
+
+def node_start_test(port, unit, conc_x10, timeout_s=3600):
+    """Put a parkguard node into test mode reporting conc_x10 / 10, for timeout_s.
+
+    The timeout and the value go first, so that the key starts the test with both. Later
+    values are a plain write of TEST_CONC_X10; the node applies it at once.
+    """
+    modbus_write_register(port, unit, TEST_TIMEOUT_S, timeout_s)
+    modbus_write_register(port, unit, TEST_CONC_X10, conc_x10)
+    modbus_write_register(port, unit, TEST_MODE, TEST_KEY)
 
 
 def db_query(path, sql, args=()):

@@ -8,6 +8,11 @@
 3. a half-open connection (the server process frozen, the socket still open): the link
    watchdog notices and reconnects, and polling resumes when the server does.
 
+The field is parkguard-nodesim: parkguard nodes behind a Modbus TCP listener, read at
+register 6 (concentration x 10). The dead device is a node in comm loss from the start,
+which takes every request and never answers: the gateway sees a timeout, as from a dead
+detector behind a TCP-to-RTU gateway.
+
 usage: test_acquisition.py BIN_DIR
 """
 
@@ -21,6 +26,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 
 Q_GOOD, Q_COMM_LOSS = 0, 1
+CONC_X10 = 6  # the node's concentration x 10, uint16 (hw/regmap/regmap.def)
 
 
 def config(h, port, units, db, poll_ms=200, **bus):
@@ -37,7 +43,7 @@ def config(h, port, units, db, poll_ms=200, **bus):
         "buses": [b],
         "devices": [{"id": "gd-%d" % u, "bus": "tcp-gw", "unit_id": u, "poll_ms": poll_ms,
                      "points": [{"id": "gd-%d.gas" % u, "area": "glp-synthesis",
-                                 "address": 0, "scale": 0.1, "unit": "ppm"}]}
+                                 "address": CONC_X10, "scale": 0.1, "unit": "ppm"}]}
                     for u in range(1, units + 1)],
     }
 
@@ -56,8 +62,19 @@ def now_ms():
     return int(time.time() * 1000)
 
 
+def node(unit, spec="steady,base=5,units=ppm"):
+    return ["--node", "%d:%s" % (unit, spec)]
+
+
 def dead_device(r, h):
-    (port,) = h.start_fieldsim(units=8, extra=["--silent-units", "4"])
+    args = ["--tcp", "0"]
+    for u in range(1, 9):
+        args += node(u, "commloss,start=0,units=ppm") if u == 4 else node(u)
+    nodes = h.start_nodesim(args, "nodesim-dead.log")
+    port = nodes[1][1]
+    r.check(sorted(nodes) == list(range(1, 9)) and
+            set(n[1] for n in nodes.values()) == {port},
+            "eight nodes share one Modbus TCP listener (port %d)" % port)
     sub = h.start_subscriber("parkguard/geliping/it-gw-03/metrics")
     db = os.path.join(h.dir, "dead.db")
     pg = h.start_parkguard(h.write_config(config(h, port, 8, db), "dead.json"), "pg-dead.log")
@@ -92,6 +109,9 @@ def dead_device(r, h):
     r.check(devs["gd-4"]["quarantined"] and devs["gd-4"]["comm_lost"] and
             devs["gd-4"]["timeouts"] >= 3 and devs["gd-4"]["skipped"] > 0,
             "metrics show gd-4 quarantined, comm-lost, with its timeouts and skipped polls")
+    r.check(devs["gd-4"]["exceptions"] == 0 and devs["gd-4"]["bad_frames"] == 0,
+            "the dead device is silent: timeouts, no exception or bad frame (%d, %d)"
+            % (devs["gd-4"]["exceptions"], devs["gd-4"]["bad_frames"]))
     r.check(all(not d["quarantined"] and d["successes"] > 0 and d["rtt_avg_us"] > 0
                 for k, d in devs.items() if k != "gd-4"),
             "metrics show the healthy devices succeeding, with round-trip times")
@@ -99,22 +119,25 @@ def dead_device(r, h):
             "(%.1f %%)" % m["buses"][0]["utilisation_pct"])
     h.stop(pg)
     h.stop(sub)
-    h.stop(h.fieldsim)
+    h.stop(h.nodesim)
 
 
 def server_restart(r, h):
-    (port,) = h.start_fieldsim(log_name="fieldsim-a.log")
+    port = h.start_nodesim(["--tcp", "0"] + node(1), "nodesim-a.log")[1][1]
     db = os.path.join(h.dir, "restart.db")
     pg = h.start_parkguard(h.write_config(config(h, port, 1, db, poll_ms=100),
                                           "restart.json"), "pg-restart.log")
     harness.wait_for(lambda: readings(db, "gd-1.gas", Q_GOOD, 0) > 0, 10, "first readings")
-    os.kill(h.fieldsim.pid, signal.SIGKILL)
-    h.fieldsim.wait(5)
+    os.kill(h.nodesim.pid, signal.SIGKILL)
+    h.nodesim.wait(5)
     pg.reader.wait_line(lambda l: "tcp-gw" in l and ("link lost" in l or
                                                      "cannot connect" in l), 10,
                         "parkguard to notice the server is gone")
     r.check(True, "the killed server is noticed")
-    h.start_fieldsim(extra=["--ports", str(port)], log_name="fieldsim-b.log")
+    again = h.start_nodesim(["--tcp", str(port)] + node(1), "nodesim-b.log")
+    if again[1][1] != port:
+        raise harness.TestFailure("the restarted server is on port %d, not %d"
+                                  % (again[1][1], port))
     restarted = now_ms()
     harness.wait_for(lambda: readings(db, "gd-1.gas", Q_GOOD, restarted) > 0, 10,
                      "good readings after the server restarted")
@@ -125,11 +148,11 @@ def server_restart(r, h):
     r.check(pg.poll() is None, "parkguard itself was never restarted")
 
     # Freeze the server: the TCP connection stays open but nothing answers.
-    os.kill(h.fieldsim.pid, signal.SIGSTOP)
+    os.kill(h.nodesim.pid, signal.SIGSTOP)
     pg.reader.wait_line(lambda l: "link watchdog" in l, 15,
                         "the link watchdog to reset the half-open connection")
     r.check(True, "a half-open connection is reset by the link watchdog")
-    os.kill(h.fieldsim.pid, signal.SIGCONT)
+    os.kill(h.nodesim.pid, signal.SIGCONT)
     thawed = now_ms()
     harness.wait_for(lambda: readings(db, "gd-1.gas", Q_GOOD, thawed) > 0, 15,
                      "good readings after the server thawed")
