@@ -158,6 +158,7 @@ struct config_point {
     char use[CONFIG_ID_LEN];    /* the profile point it was selected from; "" inline */
     uint8_t status_sets; /* bit k set: devices[device].status[k] governs its quality */
     struct config_limit high;
+    uint32_t fault_delay_ms; /* 0..100000, default 10000: bad quality this long = fault */
 };
 
 /* One register (or coil, or discrete input) a device is read for besides its points. */

@@ -66,18 +66,42 @@ enum msg_event_kind {
     MSG_EVENT_CLEARED,
 };
 
+/*
+ * Which condition of a point an event is about. XX(enum suffix, wire name)
+ * FAULT is the instrument fault: bad quality (comm-loss, sensor-fault, stale...) for
+ * longer than the point's fault delay. It is separate from, and never shares an event
+ * with, the point's process or gas limits.
+ */
+#define MSG_LIMIT_MAP(XX)                                                                \
+    XX(HIGH, "high")                                                                     \
+    XX(FAULT, "fault")
+
 enum msg_limit {
-    MSG_LIMIT_HIGH,
+#define MSG_LIMIT_ENUM(name, text) MSG_LIMIT_##name,
+    MSG_LIMIT_MAP(MSG_LIMIT_ENUM)
+#undef MSG_LIMIT_ENUM
+        MSG_LIMIT_COUNT
 };
+
+static inline const char *msg_limit_name(unsigned l)
+{
+    static const char *const names[] = {
+#define MSG_LIMIT_NAME(name, text) text,
+        MSG_LIMIT_MAP(MSG_LIMIT_NAME)
+#undef MSG_LIMIT_NAME
+    };
+    return l < MSG_LIMIT_COUNT ? names[l] : "invalid";
+}
 
 /* An alarm transition: RT loop -> recorder. Never dropped (see rtloop.h). */
 struct msg_event {
-    uint64_t seq;   /* per-gateway, strictly increasing, survives restarts */
-    uint32_t point; /* index into config.points */
-    uint8_t kind;   /* enum msg_event_kind */
-    uint8_t limit;  /* enum msg_limit */
-    uint8_t flags;  /* MSG_F_* of the deciding sample */
-    double value;   /* the value that caused the transition */
+    uint64_t seq;    /* per-gateway, strictly increasing, survives restarts */
+    uint32_t point;  /* index into config.points */
+    uint8_t kind;    /* enum msg_event_kind */
+    uint8_t limit;   /* enum msg_limit */
+    uint8_t flags;   /* MSG_F_* of the deciding sample */
+    uint8_t quality; /* the deciding sample's quality (the bad one, for a fault) */
+    double value;    /* the value that caused the transition */
     double setpoint;
     double deadband;
     int64_t mono_ns; /* CLOCK_MONOTONIC of the deciding sample */

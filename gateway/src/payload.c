@@ -62,15 +62,20 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
         cJSON_AddStringToObject(o, "point", pt->id) == NULL ||
         cJSON_AddStringToObject(o, "device", cfg->devices[pt->device].id) == NULL ||
         cJSON_AddStringToObject(o, "area", cfg->areas[pt->area].id) == NULL ||
-        cJSON_AddStringToObject(o, "limit", "high") == NULL ||
+        cJSON_AddStringToObject(o, "limit", msg_limit_name(ev->limit)) == NULL ||
         cJSON_AddStringToObject(o, "event",
                                 ev->kind == MSG_EVENT_ACTIVATED ? "activated"
                                                                 : "cleared") == NULL ||
         cJSON_AddBoolToObject(o, "active", ev->kind == MSG_EVENT_ACTIVATED) == NULL ||
         cJSON_AddBoolToObject(o, "test", (ev->flags & MSG_F_TEST) != 0) == NULL ||
+        cJSON_AddStringToObject(o, "quality", msg_quality_name(ev->quality)) == NULL ||
+        /* cJSON writes a NaN (no good value yet) as null. A fault has no setpoint. */
         cJSON_AddNumberToObject(o, "value", ev->value) == NULL ||
-        cJSON_AddNumberToObject(o, "setpoint", ev->setpoint) == NULL ||
-        cJSON_AddNumberToObject(o, "deadband", ev->deadband) == NULL ||
+        (ev->limit == MSG_LIMIT_FAULT
+             ? cJSON_AddNullToObject(o, "setpoint") == NULL ||
+                   cJSON_AddNullToObject(o, "deadband") == NULL
+             : cJSON_AddNumberToObject(o, "setpoint", ev->setpoint) == NULL ||
+                   cJSON_AddNumberToObject(o, "deadband", ev->deadband) == NULL) ||
         cJSON_AddStringToObject(o, "unit", pt->unit) == NULL ||
         cJSON_AddStringToObject(o, "ts", ts) == NULL ||
         cJSON_AddNumberToObject(o, "ts_ms", (double)ev->utc_ms) == NULL)
@@ -120,7 +125,8 @@ static cJSON *rt_json(const struct rtloop_stats *rt, const struct config *cfg, b
     num(o, "events", (double)rt->events, ok);
     num(o, "readings_dropped", (double)rt->readings_dropped, ok);
     num(o, "event_backpressure", (double)rt->event_backpressure, ok);
-    /* Bucket i counts wake-ups late by [2^(i-1), 2^i) microseconds; bucket 0 is < 1 us. */
+    /* Bucket i counts wake-ups late by [2^(i-1), 2^i) microseconds; bucket 0 is < 1 us.
+     */
     for (size_t i = 0; i < RTLOOP_HIST_BUCKETS; i++) {
         cJSON *n = cJSON_CreateNumber((double)rt->late_hist[i]);
 

@@ -15,14 +15,22 @@
 
 #define RTLOOP_STACK_SIZE  (256 * 1024)
 #define RTLOOP_STACK_TOUCH (64 * 1024)
-/* The most events one sample can cause: one per limit of its point. */
-#define RTLOOP_EVENTS_PER_SAMPLE 1
+/* The most events one sample or one timer can cause: every condition of its point. */
+#define RTLOOP_EVENTS_PER_SAMPLE RULES_MAX_EVENTS
 /* Bound one cycle's work so a flood of samples cannot stretch a cycle without limit. */
 #define RTLOOP_MAX_SAMPLES_PER_CYCLE 32768
 
-/* The loop's private view of one point. */
+/*
+ * The loop's private view of one point: its rule configuration, built once from the site
+ * config, the rules' state, and what the last sample said, for events that a timer
+ * decides (an on-delay or a fault delay running out) rather than a sample.
+ */
 struct rt_point {
-    bool high_active;
+    struct rules_point_cfg cfg;
+    struct rules_point_state st;
+    enum msg_limit limit_of[RULES_MAX_LIMITS]; /* what each configured limit is called */
+    uint8_t last_quality;
+    uint8_t last_flags;
 };
 
 struct rtloop {
@@ -65,6 +73,19 @@ struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_r
         free(rt);
         errno = ENOMEM;
         return NULL;
+    }
+    for (size_t i = 0; i < cfg->n_points; i++) {
+        const struct config_point *pt = &cfg->points[i];
+        struct rt_point *p = &rt->points[i];
+
+        rules_point_defaults(&p->cfg, RULES_POINT_PROCESS);
+        p->cfg.fault_delay_ns = (int64_t)pt->fault_delay_ms * PGTIME_NS_PER_MS;
+        if (pt->high.enabled &&
+            rules_point_add_limit(&p->cfg, RULES_LIMIT_H, pt->high.setpoint,
+                                  pt->high.deadband) >= 0)
+            p->limit_of[p->cfg.n_limits - 1] = MSG_LIMIT_HIGH;
+        rules_point_init(&p->st);
+        p->last_quality = MSG_Q_COUNT;
     }
     rt->cfg = cfg;
     rt->sample_rings = sample_rings;
@@ -113,23 +134,27 @@ static inline unsigned hist_bucket(int64_t late_ns)
 /* ---- the real-time path: everything below until rtloop_main() must stay allocation-,
  * ---- log- and syscall-free (except the eventfd wake). */
 
-static bool emit(struct rtloop *rt, const struct msg_sample *s, enum msg_event_kind kind,
-                 const struct config_limit *lim)
+static bool emit(struct rtloop *rt, uint32_t point, enum msg_event_kind kind,
+                 enum msg_limit limit, const struct rules_limit_cfg *lim, int64_t mono_ns,
+                 int64_t utc_ms)
 {
+    const struct rt_point *p = &rt->points[point];
     struct msg_event ev = {
         .seq = rt->next_seq,
-        .point = s->point,
+        .point = point,
         .kind = (uint8_t)kind,
-        .limit = MSG_LIMIT_HIGH,
-        .flags = s->flags,
-        .value = s->value,
-        .setpoint = lim->setpoint,
-        .deadband = lim->deadband,
-        .mono_ns = s->mono_ns,
-        .utc_ms = s->utc_ms,
+        .limit = (uint8_t)limit,
+        .flags = p->last_flags,
+        .quality = p->last_quality,
+        /* The last good value: a fault, or a timer, has no value of its own. */
+        .value = p->st.value,
+        .setpoint = lim != NULL ? lim->setpoint : 0.0,
+        .deadband = lim != NULL ? lim->deadband : 0.0,
+        .mono_ns = mono_ns,
+        .utc_ms = utc_ms,
     };
 
-    /* Room was reserved before the sample was taken, so this cannot fail. */
+    /* Room was reserved before the sample or timer was taken, so this cannot fail. */
     if (!ring_push(rt->events, &ev))
         return false;
     rt->next_seq++;
@@ -137,30 +162,79 @@ static bool emit(struct rtloop *rt, const struct msg_sample *s, enum msg_event_k
     return true;
 }
 
+/* Turn one rules step's event bits into events: limits first, then the fault. */
+static bool emit_all(struct rtloop *rt, uint32_t point, uint32_t out, int64_t mono_ns,
+                     int64_t utc_ms)
+{
+    const struct rt_point *p = &rt->points[point];
+    bool emitted = false;
+    unsigned ev;
+
+    if (out == 0)
+        return false;
+    for (unsigned i = 0; i < p->cfg.n_limits; i++) {
+        ev = rules_events(out, i);
+        if (ev & RULES_EV_ACTIVATED)
+            emitted |= emit(rt, point, MSG_EVENT_ACTIVATED, p->limit_of[i],
+                            &p->cfg.limits[i], mono_ns, utc_ms);
+        if (ev & RULES_EV_CLEARED)
+            emitted |= emit(rt, point, MSG_EVENT_CLEARED, p->limit_of[i],
+                            &p->cfg.limits[i], mono_ns, utc_ms);
+    }
+    ev = rules_events(out, RULES_COND_FAULT);
+    if (ev & RULES_EV_ACTIVATED)
+        emitted |=
+            emit(rt, point, MSG_EVENT_ACTIVATED, MSG_LIMIT_FAULT, NULL, mono_ns, utc_ms);
+    if (ev & RULES_EV_CLEARED)
+        emitted |=
+            emit(rt, point, MSG_EVENT_CLEARED, MSG_LIMIT_FAULT, NULL, mono_ns, utc_ms);
+    return emitted;
+}
+
 static bool evaluate(struct rtloop *rt, const struct msg_sample *s)
 {
-    const struct config_point *pt;
-    struct rt_point *st;
-    bool emitted = false;
+    struct rt_point *p;
+    uint32_t out;
 
     if (s->point >= rt->cfg->n_points)
         return false;
-    pt = &rt->cfg->points[s->point];
-    st = &rt->points[s->point];
-    /* A sample of bad quality is not a number; it can neither raise nor clear a limit. */
-    if (s->quality == MSG_Q_GOOD && pt->high.enabled) {
-        bool now =
-            rules_high(pt->high.setpoint, pt->high.deadband, st->high_active, s->value);
-
-        if (now != st->high_active) {
-            if (emit(rt, s, now ? MSG_EVENT_ACTIVATED : MSG_EVENT_CLEARED, &pt->high)) {
-                st->high_active = now;
-                emitted = true;
-            }
-        }
-    }
+    p = &rt->points[s->point];
+    /*
+     * A sample of bad quality is not a number: the rules neither raise nor clear a limit
+     * on it, they time it towards the instrument fault instead.
+     */
+    out = rules_point_sample(&p->cfg, &p->st, s->quality, s->value, s->mono_ns);
+    p->last_quality = s->quality;
+    p->last_flags = s->flags;
     if (!ring_push(rt->readings, s))
         count(&rt->readings_dropped, 1);
+    return emit_all(rt, s->point, out, s->mono_ns, s->utc_ms);
+}
+
+/*
+ * Run the points whose delays are due. A plain scan is cheap (a few ns per point with
+ * nothing due), and it needs no timer structure that could overflow.
+ */
+static bool run_timers(struct rtloop *rt, int64_t now)
+{
+    bool emitted = false;
+    int64_t utc = 0;
+
+    for (uint32_t i = 0; i < rt->cfg->n_points; i++) {
+        struct rt_point *p = &rt->points[i];
+        uint32_t out;
+
+        if (rules_point_due(&p->st) > now)
+            continue;
+        if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE) {
+            count(&rt->backpressure, 1);
+            break; /* the rest next cycle: a timer is late, an event is never lost */
+        }
+        out = rules_point_tick(&p->cfg, &p->st, now);
+        if (out != 0 && utc == 0)
+            utc = pgtime_utc_ms();
+        emitted |= emit_all(rt, i, out, now, utc);
+    }
     return emitted;
 }
 
@@ -223,7 +297,7 @@ static void *rtloop_main(void *arg)
         keep_max(&rt->max_late_ns, late);
         count(&rt->late_hist[hist_bucket(late)], 1);
 
-        if (drain(rt))
+        if (drain(rt) | run_timers(rt, wake))
             wake_recorder(rt);
 
         end = pgtime_mono_ns();

@@ -1,6 +1,7 @@
 #include "store.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,8 +21,8 @@
     XX(add_reading, "INSERT INTO readings(point, t_ms, value, quality, raw) "            \
                     "VALUES (?1, ?2, ?3, ?4, ?5)")                                       \
     XX(add_event, "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "   \
-                  "deadband, t_ms, mono_ns, test) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, "  \
-                  "?8, ?9, ?10)")                                                        \
+                  "deadband, t_ms, mono_ns, test, quality) VALUES (?1, ?2, ?3, ?4, ?5, " \
+                  "?6, ?7, ?8, ?9, ?10, ?11)")                                           \
     XX(add_outbox, "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq) " \
                    "VALUES (?1, ?2, ?3, 0, ?4, ?5)")                                     \
     XX(delivered, "UPDATE outbox SET delivered_ms = ?2 "                                 \
@@ -162,10 +163,33 @@ static const char *const store_schema_v2 =
     " e.value, e.setpoint, e.deadband, e.t_ms, e.test FROM events e JOIN points p"
     " ON p.id = e.point;";
 
+/*
+ * Version 3: instrument-fault events. A fault has no measured value (a device that never
+ * answered has none at all) and no setpoint, so those columns become nullable, which in
+ * SQLite means rebuilding the table; and every event records the quality of the sample
+ * that decided it.
+ */
+static const char *const store_schema_v3 =
+    "CREATE TABLE events_v3(seq INTEGER PRIMARY KEY, point INTEGER NOT NULL"
+    " REFERENCES points(id), kind TEXT NOT NULL, limit_name TEXT NOT NULL, value REAL,"
+    " setpoint REAL, deadband REAL, t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL,"
+    " test INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL DEFAULT 0);"
+    "INSERT INTO events_v3(seq, point, kind, limit_name, value, setpoint, deadband, t_ms,"
+    " mono_ns, test) SELECT seq, point, kind, limit_name, value, setpoint, deadband, "
+    "t_ms,"
+    " mono_ns, test FROM events;"
+    "DROP VIEW event_log;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v3 RENAME TO events;"
+    "CREATE VIEW event_log AS SELECT e.seq, p.name AS point, e.kind, e.limit_name,"
+    " e.value, e.setpoint, e.deadband, e.t_ms, e.test, q.name AS quality FROM events e"
+    " JOIN points p ON p.id = e.point LEFT JOIN qualities q ON q.code = e.quality;";
+
 /* The steps from each version to the next; step i takes version i to i + 1. */
 static const char *const *const store_steps[STORE_SCHEMA_VERSION] = {
     &store_schema_v1,
     &store_schema_v2,
+    &store_schema_v3,
 };
 
 /*
@@ -394,6 +418,15 @@ int store_add_reading(struct store *st, const struct msg_sample *s)
     return step_done(st, q, "add reading");
 }
 
+/* SQLite would store a NaN as NULL anyway; say so explicitly. */
+static void bind_real_or_null(sqlite3_stmt *q, int i, double v)
+{
+    if (isnan(v))
+        (void)sqlite3_bind_null(q, i);
+    else
+        (void)sqlite3_bind_double(q, i, v);
+}
+
 int store_add_event(struct store *st, const struct msg_event *ev, const char *topic,
                     const char *payload, size_t payload_len, int qos)
 {
@@ -407,13 +440,19 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     (void)sqlite3_bind_text(q, 3,
                             ev->kind == MSG_EVENT_ACTIVATED ? "activated" : "cleared", -1,
                             SQLITE_STATIC);
-    (void)sqlite3_bind_text(q, 4, "high", -1, SQLITE_STATIC);
-    (void)sqlite3_bind_double(q, 5, ev->value);
-    (void)sqlite3_bind_double(q, 6, ev->setpoint);
-    (void)sqlite3_bind_double(q, 7, ev->deadband);
+    (void)sqlite3_bind_text(q, 4, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
+    bind_real_or_null(q, 5, ev->value);
+    if (ev->limit == MSG_LIMIT_FAULT) {
+        (void)sqlite3_bind_null(q, 6); /* a fault has no setpoint */
+        (void)sqlite3_bind_null(q, 7);
+    } else {
+        bind_real_or_null(q, 6, ev->setpoint);
+        bind_real_or_null(q, 7, ev->deadband);
+    }
     (void)sqlite3_bind_int64(q, 8, ev->utc_ms);
     (void)sqlite3_bind_int64(q, 9, ev->mono_ns);
     (void)sqlite3_bind_int(q, 10, (ev->flags & MSG_F_TEST) != 0);
+    (void)sqlite3_bind_int(q, 11, ev->quality < MSG_Q_COUNT ? ev->quality : MSG_Q_GOOD);
     rc = step_done(st, q, "add event");
     if (rc < 0)
         return rc;

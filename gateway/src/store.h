@@ -23,7 +23,7 @@
 #include "config.h"
 #include "msg.h"
 
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 

@@ -9,6 +9,7 @@ unit is quarantined and reported comm-loss, and that the two live units keep the
 usage: test_rtu.py BIN_DIR
 """
 
+import json
 import os
 import sys
 import time
@@ -49,7 +50,7 @@ def site(h, device, db):
             {"id": "u2", "bus": "rs485-1", "unit_id": 2, "poll_ms": 250, "points": [
                 point("u2.h3", 3), point("u2.i4", 4, table="input")]},
             {"id": "u3", "bus": "rs485-1", "unit_id": 3, "poll_ms": 250, "points": [
-                point("u3.gas", 0)]},
+                point("u3.gas", 0, fault_delay_ms=2000)]},
         ],
     }
 
@@ -83,6 +84,7 @@ def main():
                      "pymodbus.log")
         py.reader.wait_line(lambda l: l.startswith("READY"), 15, "the pymodbus RTU server")
 
+        sub = h.start_subscriber("parkguard/vanadium-titanium/it-gw-rtu/alarm/#")
         db = os.path.join(h.dir, "rtu.db")
         pg = h.start_parkguard(h.write_config(site(h, gw_end, db)))
         harness.wait_for(lambda: last_value(db, "u1.pi") is not None and
@@ -101,6 +103,15 @@ def main():
         harness.wait_for(lambda: count(db, "u3.gas", Q_COMM_LOSS) > 0, 10,
                          "comm-loss readings for unit 3")
         r.check(count(db, "u3.gas", Q_GOOD) == 0, "the absent unit never yields a value")
+        # Bad quality for longer than its fault delay: an instrument-fault alarm.
+        fault = harness.wait_for(lambda: next((json.loads(l.partition(" ")[2])
+                                               for l in sub.reader.snapshot()
+                                               if "/alarm/u3.gas " in l), None),
+                                 15, "the instrument-fault alarm of the absent unit")
+        r.check(fault["limit"] == "fault" and fault["event"] == "activated" and
+                fault["quality"] in ("timeout", "comm-loss") and fault["value"] is None,
+                "the absent unit raises an instrument-fault alarm (%s, %s, value %r)"
+                % (fault["limit"], fault["quality"], fault["value"]))
         t0 = int(time.time() * 1000)
         harness.wait_for(lambda: int(time.time() * 1000) - t0 >= 5000, 7, "a 5 s window")
         t1 = int(time.time() * 1000)

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <cjson/cJSON.h>
@@ -307,14 +308,15 @@ static void test_event_activated_all_fields(void **state)
     json_string(o, "event", "activated");
     json_bool(o, "active", true);
     json_bool(o, "test", false);
+    json_string(o, "quality", "good");
     json_number(o, "value", 27.3);
     json_number(o, "setpoint", 25.0);
     json_number(o, "deadband", 2.0);
     json_string(o, "unit", "%LEL");
     json_string(o, "ts", "2026-11-28T10:38:22.460Z");
     json_number(o, "ts_ms", 1795862302460.0);
-    /* Exactly these 17 fields: a new one is a schema change (docs/mqtt.md). */
-    assert_int_equal(cJSON_GetArraySize(o), 17);
+    /* Exactly these 18 fields: a new one is a schema change (docs/mqtt.md). */
+    assert_int_equal(cJSON_GetArraySize(o), 18);
     /* Compact: no pretty-printing whitespace on the wire. */
     assert_null(strchr(buf, '\n'));
     assert_null(strchr(buf, ' '));
@@ -349,6 +351,28 @@ static void test_event_cleared(void **state)
     json_number(o, "deadband", 0.5);
     json_string(o, "ts", "2023-11-14T22:13:20.000Z");
     json_number(o, "ts_ms", 1700000000000.0);
+    cJSON_Delete(o);
+}
+
+/* An instrument fault: its own limit, the bad quality, no value yet and no setpoint. */
+static void test_event_fault(void **state)
+{
+    const struct config *cfg = *state;
+    uint32_t p = (uint32_t)point_index(cfg, "gd-301.ch4");
+    struct msg_event ev = event(p, MSG_EVENT_ACTIVATED, 9, NAN, INT64_C(1700000000000));
+    char buf[MSG_PAYLOAD_LEN];
+    cJSON *o;
+
+    ev.limit = MSG_LIMIT_FAULT;
+    ev.quality = MSG_Q_COMM_LOSS;
+    o = encode_parse(cfg, &ev, buf, sizeof(buf));
+    json_string(o, "limit", "fault");
+    json_string(o, "event", "activated");
+    json_string(o, "quality", "comm-loss");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "value")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "setpoint")));
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "deadband")));
+    assert_int_equal(cJSON_GetArraySize(o), 18);
     cJSON_Delete(o);
 }
 
@@ -550,6 +574,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_activated_all_fields, setup_demo,
                                         teardown_cfg),
         cmocka_unit_test_setup_teardown(test_event_cleared, setup_demo, teardown_cfg),
+        cmocka_unit_test_setup_teardown(test_event_fault, setup_demo, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_event_timestamps, setup_demo, teardown_cfg),
         cmocka_unit_test_setup_teardown(test_event_timestamp_before_epoch, setup_demo,
                                         teardown_cfg),

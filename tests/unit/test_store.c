@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -299,7 +300,7 @@ static void test_open_creates_schema(void **state)
     expect_outbox_empty(st, 0);
     close_st(st);
 
-    assert_query(f->db, "PRAGMA user_version", "2");
+    assert_query(f->db, "PRAGMA user_version", "3");
     assert_query(f->db, "PRAGMA journal_mode", "wal");
     assert_query(f->db,
                  "SELECT type, name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
@@ -329,7 +330,7 @@ static void test_reopen_is_idempotent(void **state)
         assert_int_equal(last_seq(st), 0);
         close_st(st);
     }
-    assert_query(f->db, "PRAGMA user_version", "2");
+    assert_query(f->db, "PRAGMA user_version", "3");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
     assert_query(f->db, "SELECT count(*) FROM qualities", "11");
@@ -441,9 +442,14 @@ static void test_migrates_version_1(void **state)
     assert_int_equal(store_add_event(st, &ev, "t/alarm/x", "{}", 2, 1), 0);
     assert_int_equal(store_commit(st), 0);
     close_st(st);
-    assert_query(f->db, "PRAGMA user_version", "2");
+    assert_query(f->db, "PRAGMA user_version", "3");
     assert_query(f->db, "SELECT seq, point, kind, test FROM event_log ORDER BY seq",
                  "41|gd-301.ch4|activated|0;42|gd-301.ch4|cleared|1");
+    /* Version 3: the old event keeps its numbers; quality defaults to good. */
+    assert_query(f->db,
+                 "SELECT value, setpoint, deadband, quality FROM event_log "
+                 "WHERE seq = 41",
+                 "30.0|25.0|2.0|good");
 }
 
 static void test_newer_schema_refused(void **state)
@@ -652,6 +658,28 @@ static void test_outbox_binary_payload(void **state)
     assert_string_equal(m.topic, "empty");
     assert_int_equal(m.qos, 2);
     close_st(st);
+}
+
+/*
+ * An instrument fault on a point that never had a good value: no value, no setpoint, the
+ * bad quality recorded. Before version 3 this row could not be stored at all.
+ */
+static void test_fault_event_without_value(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st = open_ok(f->db, f->cfg);
+    struct msg_event ev = event(7, 1, MSG_EVENT_ACTIVATED, NAN);
+
+    ev.limit = MSG_LIMIT_FAULT;
+    ev.quality = MSG_Q_COMM_LOSS;
+    assert_int_equal(store_begin(st, true), 0);
+    assert_int_equal(store_add_event(st, &ev, "t/alarm/gd-302.h2s", "{}", 2, 1), 0);
+    assert_int_equal(store_commit(st), 0);
+    close_st(st);
+    assert_query(f->db,
+                 "SELECT seq, point, kind, limit_name, value IS NULL, setpoint IS NULL, "
+                 "quality FROM event_log",
+                 "7|gd-302.h2s|activated|fault|1|1|comm-loss");
 }
 
 static void test_rollback(void **state)
@@ -1118,7 +1146,7 @@ static void test_disk_full_on_open(void **state)
     close_st(st);
     full_vfs_remove();
 
-    assert_query(f->db, "PRAGMA user_version", "2");
+    assert_query(f->db, "PRAGMA user_version", "3");
     assert_query(f->db, "SELECT count(*) FROM qualities", "11");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|pt-b12.temp");
@@ -1134,6 +1162,7 @@ int main(void)
         T(test_reopen_with_changed_points),
         T(test_open_errors),
         T(test_migrates_version_1),
+        T(test_fault_event_without_value),
         T(test_newer_schema_refused),
         T(test_newer_schema_journal_untouched),
         T(test_last_seq),
