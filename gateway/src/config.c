@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1285,6 +1286,18 @@ static int parse_bus_tcp(struct parse *p, const cJSON *v, struct config_bus *b)
     if (rc == 0 && watchdog > 0 && watchdog < 1000)
         rc = fail_at(w, "watchdog_ms",
                      "expected 0 (off) or integer 1000..3600000, got %ld", watchdog);
+    /*
+     * One endpoint, one poller: two buses on one TCP gateway would put two masters on
+     * the serial line behind it, each timing out on the other's traffic.
+     */
+    for (size_t k = 0; rc == 0 && k < (size_t)(b - p->cfg->buses); k++) {
+        const struct config_bus *o = &p->cfg->buses[k];
+
+        if (o->kind == CONFIG_BUS_TCP && o->port == (uint16_t)port &&
+            strcasecmp(o->host, b->host) == 0)
+            rc = fail_at(w, "port", "%s:%ld is already the endpoint of buses[%zu]",
+                         show_string(b->host).text, port, k);
+    }
     if (rc)
         return rc;
     b->port = (uint16_t)port;

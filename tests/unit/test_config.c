@@ -21,9 +21,10 @@
 
 #include "config.h"
 
-#define DATA_DIR     PG_TEST_DATA
-#define CONFIG_DIR   PG_TEST_DATA "/../../../config"
-/* The first demo config: two Modbus TCP buses with inline registers, kept as a fixture. */
+#define DATA_DIR   PG_TEST_DATA
+#define CONFIG_DIR PG_TEST_DATA "/../../../config"
+/* The first demo config: two Modbus TCP buses with inline registers, kept as a fixture.
+ */
 #define DEMO         DATA_DIR "/good/04-tcp-inline-demo.json"
 #define PROFILES_DIR PG_TEST_DATA "/../../../hw/profiles"
 
@@ -1141,9 +1142,11 @@ static char *build_big(size_t n_areas, size_t n_devices, size_t points_per_devic
         buf_printf(&b, "%s{\"id\": \"a%zu\"}", i ? "," : "", i);
     buf_printf(&b, "],\n\"buses\": [");
     for (size_t i = 0; i < CONFIG_MAX_BUSES; i++)
-        buf_printf(
-            &b, "%s{\"id\": \"b%zu\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 502}",
-            i ? "," : "", i);
+        /* One endpoint per bus: two buses may not share one. */
+        buf_printf(&b,
+                   "%s{\"id\": \"b%zu\", \"type\": \"tcp\", \"host\": \"h\", "
+                   "\"port\": %zu}",
+                   i ? "," : "", i, 502 + i);
     buf_printf(&b, "],\n\"devices\": [");
     for (size_t d = 0; d < n_devices; d++) {
         buf_printf(&b,
