@@ -49,6 +49,7 @@
 struct daemon {
     struct config *cfg;
     int64_t started_ns;
+    uint64_t overruns_seen; /* RT loop overruns already reported */
     struct store *store;
     int wake_fd;
     struct ring **sample_rings;
@@ -221,6 +222,18 @@ static void publish_metrics(struct daemon *d)
     m.utc_ms = pgtime_utc_ms();
     m.uptime_s = (pgtime_mono_ns() - d->started_ns) / PGTIME_NS_PER_S;
     rtloop_stats(d->rt, &m.rt);
+    /*
+     * The loop only counts its overruns: logging is I/O and belongs out here. Say it
+     * once per metrics period, with the figures that explain it.
+     */
+    if (m.rt.overruns > d->overruns_seen) {
+        log_warn("rt loop: %llu overrun(s) in the last %d s (%llu in all; max lateness "
+                 "%lld us, max cycle %lld us)",
+                 (unsigned long long)(m.rt.overruns - d->overruns_seen), METRICS_PERIOD_S,
+                 (unsigned long long)m.rt.overruns, (long long)(m.rt.max_late_ns / 1000),
+                 (long long)(m.rt.max_exec_ns / 1000));
+        d->overruns_seen = m.rt.overruns;
+    }
     recorder_stats(d->rec, &m.rec);
     uplink_stats(d->up, &m.up);
     for (size_t b = 0; b < cfg->n_buses; b++) {
