@@ -16,6 +16,7 @@ import socket
 import sqlite3
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -364,3 +365,24 @@ class Proxy:
                 s.shutdown(socket.SHUT_RDWR)
             except OSError:
                 pass
+
+
+def run(name, body):
+    """Run body(results, harness) with a fresh Harness on sys.argv[1] (the bin directory).
+
+    A TestFailure ends the body as one failed check; the logs of every process are dumped
+    whenever anything failed; everything started is stopped. Returns the exit status.
+    """
+    r = Results()
+    h = Harness(sys.argv[1], name)
+    ok = False
+    try:
+        body(r, h)
+        ok = True
+    except TestFailure as e:
+        r.check(False, str(e))
+    finally:
+        if not ok or r.failed:
+            h.dump_logs()
+        h.close()
+    return r.finish()

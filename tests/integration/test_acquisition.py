@@ -161,23 +161,11 @@ def server_restart(r, h):
     r.check(rc == 0, "parkguard exits 0 on SIGTERM")
 
 
-def main():
-    r = harness.Results()
-    h = harness.Harness(sys.argv[1], "acq")
-    ok = False
-    try:
-        h.start_broker()
-        dead_device(r, h)
-        server_restart(r, h)
-        ok = True
-    except harness.TestFailure as e:
-        r.check(False, str(e))
-    finally:
-        if not ok or r.failed:
-            h.dump_logs()
-        h.close()
-    return r.finish()
+def main(r, h):
+    h.start_broker()
+    dead_device(r, h)
+    server_restart(r, h)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run("acq", main))

@@ -70,105 +70,93 @@ def wait_stored(db, n):
                             "%d event(s) in the outbox" % n)
 
 
-def main():
-    r = harness.Results()
-    h = harness.Harness(sys.argv[1], "outbox")
-    ok = False
-    try:
-        broker_port = h.start_broker()
-        # An H2S detector in ppm whose own sensor reads a steady 2 ppm.
-        nodes = h.start_nodesim(["--tcp", "0",
-                                 "--node", "1:steady,base=2,noise=0,units=ppm"])
-        field_port = nodes[1][1]
-        sub = h.start_subscriber(PREFIX + "/#")
-        proxy = harness.Proxy(broker_port)  # starts blocked: the network is down
-        db = os.path.join(h.dir, "parkguard.db")
-        cfg = h.write_config(site_config(proxy.port, field_port, db))
+def main(r, h):
+    broker_port = h.start_broker()
+    # An H2S detector in ppm whose own sensor reads a steady 2 ppm.
+    nodes = h.start_nodesim(["--tcp", "0",
+                             "--node", "1:steady,base=2,noise=0,units=ppm"])
+    field_port = nodes[1][1]
+    sub = h.start_subscriber(PREFIX + "/#")
+    proxy = harness.Proxy(broker_port)  # starts blocked: the network is down
+    db = os.path.join(h.dir, "parkguard.db")
+    cfg = h.write_config(site_config(proxy.port, field_port, db))
 
-        pg = h.start_parkguard(cfg)
+    pg = h.start_parkguard(cfg)
 
-        # Broker unreachable from the start: the alarm is stored, not lost.
-        harness.node_start_test(field_port, 1, 150)  # 15.0 ppm, injected
-        wait_stored(db, 1)
-        r.check(stored_events(db) == [(1, 0)],
-                "an alarm raised with no broker is stored as undelivered")
-        harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 50)  # clear
-        wait_stored(db, 2)
-        r.check(alarms(sub) == [], "nothing reached the broker while it was unreachable")
+    # Broker unreachable from the start: the alarm is stored, not lost.
+    harness.node_start_test(field_port, 1, 150)  # 15.0 ppm, injected
+    wait_stored(db, 1)
+    r.check(stored_events(db) == [(1, 0)],
+            "an alarm raised with no broker is stored as undelivered")
+    harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 50)  # clear
+    wait_stored(db, 2)
+    r.check(alarms(sub) == [], "nothing reached the broker while it was unreachable")
 
-        proxy.unblock()
-        got = wait_alarms(sub, 2)
-        r.check([(a["seq"], a["event"]) for a in got] == [(1, "activated"), (2, "cleared")],
-                "once reachable, both stored alarms arrive in order: %r"
-                % [(a["seq"], a["event"]) for a in got])
-        harness.wait_for(lambda: all(d for _, d in stored_events(db)), 10,
-                         "delivery marks in the outbox")
-        r.check(True, "both rows are marked delivered after PUBACK")
+    proxy.unblock()
+    got = wait_alarms(sub, 2)
+    r.check([(a["seq"], a["event"]) for a in got] == [(1, "activated"), (2, "cleared")],
+            "once reachable, both stored alarms arrive in order: %r"
+            % [(a["seq"], a["event"]) for a in got])
+    harness.wait_for(lambda: all(d for _, d in stored_events(db)), 10,
+                     "delivery marks in the outbox")
+    r.check(True, "both rows are marked delivered after PUBACK")
 
-        # Cut the link while connected, raise an alarm during the cut, restore the link.
-        proxy.block()
-        harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 160)
-        wait_stored(db, 3)
-        proxy.unblock()
-        got = wait_alarms(sub, 3)
-        r.check(got[2]["seq"] == 3 and got[2]["event"] == "activated",
-                "an alarm raised during a link cut arrives after reconnecting")
+    # Cut the link while connected, raise an alarm during the cut, restore the link.
+    proxy.block()
+    harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 160)
+    wait_stored(db, 3)
+    proxy.unblock()
+    got = wait_alarms(sub, 3)
+    r.check(got[2]["seq"] == 3 and got[2]["event"] == "activated",
+            "an alarm raised during a link cut arrives after reconnecting")
 
-        # SIGKILL while connected and idle: only the broker can say "offline" now, and it
-        # does so through the Last Will.
-        harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 30)  # seq 4
-        wait_alarms(sub, 4)
-        offline = lambda: sum(1 for l in sub.reader.snapshot()
-                              if l == PREFIX + "/status offline")
-        before = offline()
-        os.kill(pg.pid, signal.SIGKILL)
-        pg.wait(10)
-        harness.wait_for(lambda: offline() > before, 30,
-                         "the Last Will 'offline' after SIGKILL")
-        r.check(True, "SIGKILL: the broker announces 'offline' through the Last Will")
+    # SIGKILL while connected and idle: only the broker can say "offline" now, and it
+    # does so through the Last Will.
+    harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 30)  # seq 4
+    wait_alarms(sub, 4)
+    offline = lambda: sum(1 for l in sub.reader.snapshot()
+                          if l == PREFIX + "/status offline")
+    before = offline()
+    os.kill(pg.pid, signal.SIGKILL)
+    pg.wait(10)
+    harness.wait_for(lambda: offline() > before, 30,
+                     "the Last Will 'offline' after SIGKILL")
+    r.check(True, "SIGKILL: the broker announces 'offline' through the Last Will")
 
-        # A crash with an alarm stored but not yet delivered: it goes out after restart.
-        proxy.block()
-        pg = h.start_parkguard(cfg, "parkguard-2.log")
-        # activation, undeliverable
-        harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 170)
-        harness.wait_for(lambda: any(not d for _, d in stored_events(db)), 10,
-                         "an undelivered alarm in the outbox")
-        os.kill(pg.pid, signal.SIGKILL)
-        pg.wait(10)
-        undelivered = [s for s, d in stored_events(db) if not d]
-        r.check(len(undelivered) == 1 and undelivered[0] >= 5,
-                "the alarm raised before the crash is in the file, undelivered (%r)"
-                % undelivered)
-        proxy.unblock()
+    # A crash with an alarm stored but not yet delivered: it goes out after restart.
+    proxy.block()
+    pg = h.start_parkguard(cfg, "parkguard-2.log")
+    # activation, undeliverable
+    harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 170)
+    harness.wait_for(lambda: any(not d for _, d in stored_events(db)), 10,
+                     "an undelivered alarm in the outbox")
+    os.kill(pg.pid, signal.SIGKILL)
+    pg.wait(10)
+    undelivered = [s for s, d in stored_events(db) if not d]
+    r.check(len(undelivered) == 1 and undelivered[0] >= 5,
+            "the alarm raised before the crash is in the file, undelivered (%r)"
+            % undelivered)
+    proxy.unblock()
 
-        # Restart: everything undelivered goes out, then new events continue the sequence.
-        pg = h.start_parkguard(cfg, "parkguard-3.log")
-        harness.wait_for(lambda: undelivered[0] in [a["seq"] for a in alarms(sub)], 45,
-                         "seq %d to be delivered after the restart" % undelivered[0])
-        r.check(True, "after the restart the undelivered alarm is delivered")
-        harness.wait_for(lambda: all(d for _, d in stored_events(db)), 10,
-                         "every outbox row delivered")
-        r.check(True, "every outbox row is delivered in the end")
-        seqs = sorted(set(a["seq"] for a in alarms(sub)))
-        r.check(seqs == list(range(1, len(seqs) + 1)),
-                "the broker saw every sequence number, none missing: %r" % seqs)
-        flags = set(a.get("test") for a in alarms(sub))
-        r.check(flags == {True}, "every alarm, raised by an injected value, is flagged test "
-                                 "on the broker (%r)" % flags)
-        stored = harness.db_query(db, "SELECT DISTINCT test FROM event_log")
-        r.check(stored == [(1,)], "every stored event is flagged test too (%r)" % stored)
-        rc = h.stop(pg, signal.SIGTERM)
-        r.check(rc == 0, "parkguard exits 0 on SIGTERM")
-        ok = True
-    except harness.TestFailure as e:
-        r.check(False, str(e))
-    finally:
-        if not ok or r.failed:
-            h.dump_logs()
-        h.close()
-    return r.finish()
+    # Restart: everything undelivered goes out, then new events continue the sequence.
+    pg = h.start_parkguard(cfg, "parkguard-3.log")
+    harness.wait_for(lambda: undelivered[0] in [a["seq"] for a in alarms(sub)], 45,
+                     "seq %d to be delivered after the restart" % undelivered[0])
+    r.check(True, "after the restart the undelivered alarm is delivered")
+    harness.wait_for(lambda: all(d for _, d in stored_events(db)), 10,
+                     "every outbox row delivered")
+    r.check(True, "every outbox row is delivered in the end")
+    seqs = sorted(set(a["seq"] for a in alarms(sub)))
+    r.check(seqs == list(range(1, len(seqs) + 1)),
+            "the broker saw every sequence number, none missing: %r" % seqs)
+    flags = set(a.get("test") for a in alarms(sub))
+    r.check(flags == {True}, "every alarm, raised by an injected value, is flagged test "
+                             "on the broker (%r)" % flags)
+    stored = harness.db_query(db, "SELECT DISTINCT test FROM event_log")
+    r.check(stored == [(1,)], "every stored event is flagged test too (%r)" % stored)
+    rc = h.stop(pg, signal.SIGTERM)
+    r.check(rc == 0, "parkguard exits 0 on SIGTERM")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run("outbox", main))

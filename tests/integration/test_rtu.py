@@ -68,68 +68,56 @@ def count(db, pid, quality, t_from=0):
                                 "AND r.t_ms >= ?", (pid, quality, t_from))[0][0]
 
 
-def main():
-    r = harness.Results()
-    h = harness.Harness(sys.argv[1], "rtu")
-    ok = False
-    try:
-        h.start_broker()
-        server_end = os.path.join(h.dir, "line-slave")
-        gw_end = os.path.join(h.dir, "line-gateway")
-        socat = h.spawn(["socat", "-d", "-d", "pty,raw,echo=0,link=" + server_end,
-                         "pty,raw,echo=0,link=" + gw_end], "socat.log")
-        socat.reader.wait_line(lambda l: "starting data transfer loop" in l, 10, "socat")
-        py = h.spawn(["/usr/bin/python3", PYMODBUS_SERVER, "rtu", "--device", server_end,
-                      "--baud", "19200", "--parity", "N", "--stopbits", "2"],
-                     "pymodbus.log")
-        py.reader.wait_line(lambda l: l.startswith("READY"), 15, "the pymodbus RTU server")
+def main(r, h):
+    h.start_broker()
+    server_end = os.path.join(h.dir, "line-slave")
+    gw_end = os.path.join(h.dir, "line-gateway")
+    socat = h.spawn(["socat", "-d", "-d", "pty,raw,echo=0,link=" + server_end,
+                     "pty,raw,echo=0,link=" + gw_end], "socat.log")
+    socat.reader.wait_line(lambda l: "starting data transfer loop" in l, 10, "socat")
+    py = h.spawn(["/usr/bin/python3", PYMODBUS_SERVER, "rtu", "--device", server_end,
+                  "--baud", "19200", "--parity", "N", "--stopbits", "2"],
+                 "pymodbus.log")
+    py.reader.wait_line(lambda l: l.startswith("READY"), 15, "the pymodbus RTU server")
 
-        sub = h.start_subscriber("parkguard/vanadium-titanium/it-gw-rtu/alarm/#")
-        db = os.path.join(h.dir, "rtu.db")
-        pg = h.start_parkguard(h.write_config(site(h, gw_end, db)))
-        harness.wait_for(lambda: last_value(db, "u1.pi") is not None and
-                         last_value(db, "u2.i4") is not None, 15, "RTU readings")
-        expect = {"u1.max": 32767, "u1.min": -32768, "u1.neg": -123.4,
-                  "u1.pi": 3.14159, "u1.cold": -273.15, "u1.ramp": 105,
-                  "u2.h3": 2003, "u2.i4": 2504}
-        for pid, want in expect.items():
-            got = last_value(db, pid)
-            r.check(got is not None and abs(got - want) <= 1e-5 * max(1, abs(want)),
-                    "%s decodes to %s over RTU (got %r)" % (pid, want, got))
+    sub = h.start_subscriber("parkguard/vanadium-titanium/it-gw-rtu/alarm/#")
+    db = os.path.join(h.dir, "rtu.db")
+    pg = h.start_parkguard(h.write_config(site(h, gw_end, db)))
+    harness.wait_for(lambda: last_value(db, "u1.pi") is not None and
+                     last_value(db, "u2.i4") is not None, 15, "RTU readings")
+    expect = {"u1.max": 32767, "u1.min": -32768, "u1.neg": -123.4,
+              "u1.pi": 3.14159, "u1.cold": -273.15, "u1.ramp": 105,
+              "u2.h3": 2003, "u2.i4": 2504}
+    for pid, want in expect.items():
+        got = last_value(db, pid)
+        r.check(got is not None and abs(got - want) <= 1e-5 * max(1, abs(want)),
+                "%s decodes to %s over RTU (got %r)" % (pid, want, got))
 
-        pg.reader.wait_line(lambda l: "u3" in l and "quarantined" in l, 10,
-                            "the absent unit 3 to be quarantined")
-        r.check(True, "the absent unit is quarantined")
-        harness.wait_for(lambda: count(db, "u3.gas", Q_COMM_LOSS) > 0, 10,
-                         "comm-loss readings for unit 3")
-        r.check(count(db, "u3.gas", Q_GOOD) == 0, "the absent unit never yields a value")
-        # Bad quality for longer than its fault delay: an instrument-fault alarm.
-        fault = harness.wait_for(lambda: next((json.loads(l.partition(" ")[2])
-                                               for l in sub.reader.snapshot()
-                                               if "/alarm/u3.gas " in l), None),
-                                 15, "the instrument-fault alarm of the absent unit")
-        r.check(fault["limit"] == "fault" and fault["event"] == "activated" and
-                fault["quality"] in ("timeout", "comm-loss") and fault["value"] is None,
-                "the absent unit raises an instrument-fault alarm (%s, %s, value %r)"
-                % (fault["limit"], fault["quality"], fault["value"]))
-        t0 = int(time.time() * 1000)
-        harness.wait_for(lambda: int(time.time() * 1000) - t0 >= 5000, 7, "a 5 s window")
-        t1 = int(time.time() * 1000)
-        harness.wait_for(lambda: count(db, "u1.pi", Q_GOOD, t1) > 0, 5, "the next commit")
-        n1 = count(db, "u1.pi", Q_GOOD, t0) - count(db, "u1.pi", Q_GOOD, t1)
-        rate = n1 / ((t1 - t0) / 250.0)
-        r.check(rate >= 0.9, "unit 1 keeps %.0f %% of its poll rate next to the absent "
-                             "unit" % (rate * 100))
-        r.check(h.stop(pg) == 0, "parkguard exits 0 on SIGTERM")
-        ok = True
-    except harness.TestFailure as e:
-        r.check(False, str(e))
-    finally:
-        if not ok or r.failed:
-            h.dump_logs()
-        h.close()
-    return r.finish()
+    pg.reader.wait_line(lambda l: "u3" in l and "quarantined" in l, 10,
+                        "the absent unit 3 to be quarantined")
+    r.check(True, "the absent unit is quarantined")
+    harness.wait_for(lambda: count(db, "u3.gas", Q_COMM_LOSS) > 0, 10,
+                     "comm-loss readings for unit 3")
+    r.check(count(db, "u3.gas", Q_GOOD) == 0, "the absent unit never yields a value")
+    # Bad quality for longer than its fault delay: an instrument-fault alarm.
+    fault = harness.wait_for(lambda: next((json.loads(l.partition(" ")[2])
+                                           for l in sub.reader.snapshot()
+                                           if "/alarm/u3.gas " in l), None),
+                             15, "the instrument-fault alarm of the absent unit")
+    r.check(fault["limit"] == "fault" and fault["event"] == "activated" and
+            fault["quality"] in ("timeout", "comm-loss") and fault["value"] is None,
+            "the absent unit raises an instrument-fault alarm (%s, %s, value %r)"
+            % (fault["limit"], fault["quality"], fault["value"]))
+    t0 = int(time.time() * 1000)
+    harness.wait_for(lambda: int(time.time() * 1000) - t0 >= 5000, 7, "a 5 s window")
+    t1 = int(time.time() * 1000)
+    harness.wait_for(lambda: count(db, "u1.pi", Q_GOOD, t1) > 0, 5, "the next commit")
+    n1 = count(db, "u1.pi", Q_GOOD, t0) - count(db, "u1.pi", Q_GOOD, t1)
+    rate = n1 / ((t1 - t0) / 250.0)
+    r.check(rate >= 0.9, "unit 1 keeps %.0f %% of its poll rate next to the absent "
+                         "unit" % (rate * 100))
+    r.check(h.stop(pg) == 0, "parkguard exits 0 on SIGTERM")
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(harness.run("rtu", main))
