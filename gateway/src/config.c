@@ -2410,6 +2410,410 @@ out:
     return rc;
 }
 
+/* ---- point rules: limits, rate of change, gas class ------------------------------- */
+
+/* The config's names of the limit kinds, in the order of enum rules_limit_kind. */
+static const char *const limit_keys[] = {"hh",     "h",      "l",       "ll", "level1",
+                                         "level2", "o2_low", "o2_high", NULL};
+_Static_assert(sizeof(limit_keys) / sizeof(limit_keys[0]) == RULES_LIMIT_COUNT + 1,
+               "limit_keys must name every enum rules_limit_kind");
+
+/* The gas classes; class i selects rules point kind i + 1 (0 is a process point). */
+static const char *const gas_classes[] = {"combustible", "toxic-oel", "toxic-idlh",
+                                          "oxygen", NULL};
+_Static_assert(sizeof(gas_classes) / sizeof(gas_classes[0]) == RULES_POINT_KIND_COUNT,
+               "gas_classes must name every gas enum rules_point_kind");
+
+/* The longest delay a limit accepts, in ms: a day, as rules_check_point() allows. */
+#define LIMIT_DELAY_MAX_MS 86400000L
+
+/*
+ * Where each of a point's rules limits came from, so that a rules_check_point() answer
+ * about limits[k] can name the key that set it: outer is "high", "limits" or "gas" (an
+ * oxygen default), inner the limit's key under "limits" or NULL.
+ */
+struct limit_origin {
+    const char *outer;
+    const char *inner;
+};
+
+static int get_bool(struct walk *w, const cJSON *obj, const char *key, bool def,
+                    bool *out)
+{
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, obj, key, false, &v, &mark);
+
+    *out = def;
+    if (rc == 0 && v) {
+        if (cJSON_IsBool(v))
+            *out = cJSON_IsTrue(v);
+        else
+            rc = fail(w, "expected true or false, got %s", show(v).text);
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/* A delay in ms, 0..a day, converted to the rules' nanoseconds. */
+static int get_delay(struct walk *w, const cJSON *obj, const char *key, int64_t *ns)
+{
+    long ms = 0;
+    int rc = get_int(w, obj, key, 0, LIMIT_DELAY_MAX_MS, false, 0, &ms);
+
+    *ns = (int64_t)ms * 1000000;
+    return rc;
+}
+
+/* The path names the limit's object. */
+static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l)
+{
+    static const char *const keys[] = {"setpoint",     "deadband",   "on_delay_ms",
+                                       "off_delay_ms", "realarm_ms", NULL};
+    int rc = expect_object(w, v);
+
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_number(w, v, "setpoint", true, 0, &l->setpoint);
+    if (rc == 0)
+        rc = get_number(w, v, "deadband", false, 0, &l->deadband);
+    if (rc == 0 && l->deadband < 0)
+        rc = fail_at(w, "deadband", "expected number >= 0, got %s",
+                     show(cJSON_GetObjectItemCaseSensitive(v, "deadband")).text);
+    if (rc == 0)
+        rc = get_delay(w, v, "on_delay_ms", &l->on_delay_ns);
+    if (rc == 0)
+        rc = get_delay(w, v, "off_delay_ms", &l->off_delay_ns);
+    if (rc == 0)
+        rc = get_delay(w, v, "realarm_ms", &l->realarm_ns);
+    return rc;
+}
+
+/*
+ * Puts a limit into the point's rules. An oxygen point starts with its two default limits
+ * (rules_point_defaults()); a configured o2_low or o2_high replaces the default of its
+ * kind instead of being refused as a duplicate.
+ */
+static int place_limit(struct walk *w, struct rules_point_cfg *rc_cfg,
+                       const struct rules_limit_cfg *l, struct limit_origin *origins,
+                       struct limit_origin origin)
+{
+    unsigned n = rc_cfg->n_limits;
+
+    for (unsigned i = 0; i < n; i++) {
+        if (rc_cfg->limits[i].kind == l->kind && strcmp(origins[i].outer, "gas") == 0) {
+            rc_cfg->limits[i] = *l;
+            origins[i] = origin;
+            return 0;
+        }
+    }
+    /* Only an oxygen point, whose defaults take two slots, can run out of room here. */
+    if (n >= RULES_MAX_LIMITS)
+        return fail(w, "an oxygen point takes only o2_low and o2_high limits");
+    rc_cfg->limits[n] = *l;
+    origins[n] = origin;
+    rc_cfg->n_limits = (uint8_t)(n + 1);
+    return 0;
+}
+
+/* The path names the point. */
+static int parse_limits(struct walk *w, const cJSON *pt, const struct config_limit *high,
+                        struct rules_point_cfg *rcfg, struct limit_origin *origins)
+{
+    const cJSON *v, *c;
+    size_t mark, count = 0;
+    int rc = 0;
+
+    if (high->enabled) {
+        struct rules_limit_cfg l =
+            rules_limit(RULES_LIMIT_H, high->setpoint, high->deadband);
+
+        mark = path_key(w, "high");
+        rc = place_limit(w, rcfg, &l, origins, (struct limit_origin){"high", NULL});
+        path_pop(w, mark);
+        if (rc)
+            return rc;
+    }
+    rc = member(w, pt, "limits", false, &v, &mark);
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, limit_keys);
+    if (rc)
+        goto out;
+    cJSON_ArrayForEach(c, v)
+    {
+        count++;
+    }
+    if (count == 0) {
+        rc = fail(w, "expected at least one limit (%s), got {}",
+                  "hh, h, l, ll, level1, level2, o2_low or o2_high");
+        goto out;
+    }
+    if (count + (high->enabled ? 1 : 0) > RULES_MAX_LIMITS) {
+        rc = fail(w, "%zu limits%s: a point has at most %d", count,
+                  high->enabled ? " besides \"high\"" : "", RULES_MAX_LIMITS);
+        goto out;
+    }
+    cJSON_ArrayForEach(c, v)
+    {
+        struct rules_limit_cfg l = {0};
+        size_t lmark = path_key(w, c->string);
+
+        for (unsigned k = 0; limit_keys[k]; k++) {
+            if (strcmp(c->string, limit_keys[k]) == 0)
+                l.kind = (uint8_t)k;
+        }
+        if (l.kind == RULES_LIMIT_H && high->enabled)
+            rc = fail(w, "\"high\" already sets the H limit: keep one of \"high\" and "
+                         "\"limits.h\"");
+        if (rc == 0)
+            rc = parse_limit(w, c, &l);
+        if (rc == 0)
+            rc = place_limit(w, rcfg, &l, origins,
+                             (struct limit_origin){"limits", limit_keys[l.kind]});
+        path_pop(w, lmark);
+        if (rc)
+            break;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The path names the point. */
+static int parse_roc(struct walk *w, const cJSON *pt, struct rules_roc_cfg *roc)
+{
+    static const char *const keys[] = {"rise_per_min", "fall_per_min", "window_ms", NULL};
+    const cJSON *v;
+    double rise = 0, fall = 0;
+    long window = 0;
+    size_t mark;
+    int rc = member(w, pt, "roc", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_number(w, v, "rise_per_min", false, 0, &rise);
+    if (rc == 0 && cJSON_HasObjectItem(v, "rise_per_min") && !(rise > 0))
+        rc = fail_at(w, "rise_per_min", "expected number > 0, got %g", rise);
+    if (rc == 0)
+        rc = get_number(w, v, "fall_per_min", false, 0, &fall);
+    if (rc == 0 && cJSON_HasObjectItem(v, "fall_per_min") && !(fall > 0))
+        rc = fail_at(w, "fall_per_min", "expected number > 0, got %g", fall);
+    if (rc == 0 && rise == 0 && fall == 0)
+        rc = fail(w, "expected \"rise_per_min\", \"fall_per_min\" or both");
+    /* The rate rule has one limit for both directions (struct rules_roc_cfg). */
+    if (rc == 0 && rise > 0 && fall > 0 && rise != fall)
+        rc = fail_at(w, "fall_per_min",
+                     "%g differs from rise_per_min %g: both directions share one rate",
+                     fall, rise);
+    if (rc == 0)
+        rc = get_int(w, v, "window_ms", 1000, 3600000, true, 0, &window);
+    if (rc == 0) {
+        roc->rising = rise > 0;
+        roc->falling = fall > 0;
+        roc->limit = rise > 0 ? rise : fall;
+        roc->window_ns = (int64_t)window * 1000000;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The path names the point; *kind is left as process when there is no "gas". */
+static int parse_gas(struct walk *w, const cJSON *pt, struct rules_point_cfg *rcfg)
+{
+    static const char *const keys[] = {"class", "reference", NULL};
+    const cJSON *v;
+    int cls = 0;
+    size_t mark;
+    int rc = member(w, pt, "gas", false, &v, &mark);
+
+    if (rc || !v) {
+        rules_point_defaults(rcfg, RULES_POINT_PROCESS);
+        goto out;
+    }
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_enum(w, v, "class", true, 0, gas_classes, &cls);
+    if (rc)
+        goto out;
+    rules_point_defaults(rcfg, (enum rules_point_kind)(cls + 1));
+    if (rcfg->kind == RULES_POINT_OXYGEN)
+        rc = forbid(w, v, "reference", "for an oxygen point: it is read in %VOL");
+    if (rc == 0)
+        rc = get_number(w, v, "reference", false, 100, &rcfg->reference);
+    if (rc == 0 && !(rcfg->reference > 0))
+        rc = fail_at(w, "reference", "expected number > 0, got %g", rcfg->reference);
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The key under a limit that a rules_check_point() answer is about, or NULL. */
+static const char *check_field(enum rules_check c)
+{
+    switch (c) {
+    case RULES_CHECK_LEL_L1:
+    case RULES_CHECK_LEL_L2:
+    case RULES_CHECK_OEL_L1:
+    case RULES_CHECK_OEL_L2:
+    case RULES_CHECK_IDLH_L1:
+    case RULES_CHECK_IDLH_L2:
+    case RULES_CHECK_O2_DEFICIENCY:
+    case RULES_CHECK_O2_ENRICHMENT:
+    case RULES_CHECK_LIMIT_ORDER:
+        return "setpoint";
+    case RULES_CHECK_DEADBAND_NEGATIVE:
+    case RULES_CHECK_DEADBAND_WIDE:
+        return "deadband";
+    case RULES_CHECK_GAS_DELAY:
+        return "on_delay_ms";
+    default:
+        return NULL;
+    }
+}
+
+/*
+ * Copies a rules message, writing each "limits[K] NAME" the way the config spells limit
+ * K ("limits.level1", "high"), since the rules' indices mean nothing in the file.
+ */
+static void rename_limits(const char *in, const struct rules_point_cfg *rcfg,
+                          const struct limit_origin *origins, char *out, size_t size)
+{
+    size_t o = 0;
+
+    while (*in != '\0' && o + 1 < size) {
+        unsigned k = 0;
+        int used = 0;
+
+        if (strncmp(in, "limits[", 7) == 0 &&
+            sscanf(in, "limits[%u]%n", &k, &used) == 1 && used > 0 &&
+            k < rcfg->n_limits) {
+            const char *name = rules_limit_name(rcfg->limits[k].kind);
+            size_t nlen = strlen(name);
+            int n;
+
+            in += used;
+            if (in[0] == ' ' && strncmp(in + 1, name, nlen) == 0)
+                in += 1 + nlen;
+            n = snprintf(out + o, size - o, "%s%s%s", origins[k].outer,
+                         origins[k].inner ? "." : "",
+                         origins[k].inner ? origins[k].inner : "");
+            o += n > 0 ? (size_t)n : 0;
+            if (o >= size)
+                o = size - 1;
+        } else {
+            out[o++] = *in++;
+        }
+    }
+    out[o] = '\0';
+}
+
+/*
+ * Checks the resolved rules with rules_check_point() and turns a refusal into a config
+ * error at the key responsible. A refusal that rules_check_overridable() allows is
+ * accepted when the point states an override_reason, and remembered in override_check.
+ * The path names the point.
+ */
+static int check_rules(struct walk *w, const cJSON *pt, struct config_point *cp,
+                       const struct limit_origin *origins)
+{
+    const struct rules_point_cfg *rcfg = &cp->rules;
+    char why[CONFIG_ERR_LEN], text[CONFIG_ERR_LEN];
+    enum rules_check c = rules_check_point(rcfg, why, sizeof(why));
+    const char *msg = text, *field = check_field(c);
+    size_t mark = w->path_len;
+    unsigned k = 0;
+    int used = 0;
+    int rc;
+
+    if (c == RULES_CHECK_OK)
+        return 0;
+    if (rules_check_overridable(c) && cp->override_reason[0] != '\0') {
+        cp->override_check = (uint8_t)c;
+        return 0;
+    }
+    rename_limits(why, rcfg, origins, text, sizeof(text));
+    if (sscanf(why, "limits[%u]%n", &k, &used) == 1 && used > 0 && k < rcfg->n_limits) {
+        size_t skip = strlen(origins[k].outer) +
+                      (origins[k].inner ? 1 + strlen(origins[k].inner) : 0);
+
+        (void)path_key(w, origins[k].outer);
+        if (origins[k].inner)
+            (void)path_key(w, origins[k].inner);
+        /* The path names the limit now; a message that starts with it drops it. */
+        if (strncmp(text + skip, ": ", 2) == 0)
+            msg = text + skip + 2;
+        if (c == RULES_CHECK_GAS_DELAY) {
+            snprintf(text, sizeof(text),
+                     "%lld ms is longer than the 60 s a gas alarm may be delayed "
+                     "(GB 16808-2025 5.5.1.3)",
+                     (long long)(rcfg->limits[k].on_delay_ns / 1000000));
+            msg = text;
+        }
+        if (field && strcmp(origins[k].outer, "gas") != 0)
+            (void)path_key(w, field);
+    } else if (c == RULES_CHECK_GAS_TWO_LEVELS) {
+        (void)path_key(w, cJSON_HasObjectItem(pt, "limits") ? "limits" : "gas");
+    } else if (c == RULES_CHECK_GAS_FAULT_DELAY) {
+        (void)path_key(w, "fault_delay_ms");
+    } else if (c == RULES_CHECK_ROC) {
+        (void)path_key(w, "roc");
+    } else if (c == RULES_CHECK_REFERENCE) {
+        (void)path_key(w, "gas");
+    }
+    if (rules_check_overridable(c))
+        rc = fail(w, "%s; a signed-off \"override_reason\" on the point may waive this",
+                  msg);
+    else
+        rc = fail(w, "%s", msg);
+    path_pop(w, mark);
+    return rc;
+}
+
+/*
+ * The point's alarm rules: "gas" (its kind), "high" and "limits", "roc", fault_delay_ms
+ * (already in cp), over_range_high and override_reason. The path names the point.
+ */
+static int parse_rules(struct walk *w, const cJSON *pt, struct config_point *cp)
+{
+    struct limit_origin origins[RULES_MAX_LIMITS] = {{"gas", NULL}, {"gas", NULL}};
+    struct rules_point_cfg *rcfg = &cp->rules;
+    int rc = parse_gas(w, pt, rcfg);
+
+    rcfg->fault_delay_ns = (int64_t)cp->fault_delay_ms * 1000000;
+    if (rc == 0)
+        rc = parse_limits(w, pt, &cp->high, rcfg, origins);
+    if (rc == 0)
+        rc = parse_roc(w, pt, &rcfg->roc);
+    if (rc == 0)
+        rc = get_bool(w, pt, "over_range_high", false, &rcfg->over_range_high);
+    if (rc == 0)
+        rc = get_string(w, pt, "override_reason", false, "", 1, CONFIG_REASON_LEN - 1,
+                        cp->override_reason);
+    cp->override_check = RULES_CHECK_OK;
+    if (rc == 0)
+        rc = check_rules(w, pt, cp, origins);
+    /* "limits.h" is the H limit as much as "high" is: config_point.high mirrors it. */
+    for (unsigned i = 0; rc == 0 && i < rcfg->n_limits; i++) {
+        if (rcfg->limits[i].kind == RULES_LIMIT_H) {
+            cp->high.enabled = true;
+            cp->high.setpoint = rcfg->limits[i].setpoint;
+            cp->high.deadband = rcfg->limits[i].deadband;
+        }
+    }
+    return rc;
+}
+
 static int parse_area_ref(struct parse *p, const cJSON *v, size_t *area)
 {
     char id[CONFIG_ID_LEN];
@@ -2519,10 +2923,30 @@ static int parse_inline_point(struct parse *p, const cJSON *v, struct config_poi
 static int parse_point(struct parse *p, const cJSON *v, size_t d,
                        const struct profile *prof)
 {
-    static const char *const keys[] = {
-        "id",  "use",       "area",   "table",          "address", "type", "order",
-        "bit", "scale",     "offset", "decimals",       "unit",    "span", "range",
-        "ma",  "sentinels", "high",   "fault_delay_ms", NULL};
+    static const char *const keys[] = {"id",
+                                       "use",
+                                       "area",
+                                       "table",
+                                       "address",
+                                       "type",
+                                       "order",
+                                       "bit",
+                                       "scale",
+                                       "offset",
+                                       "decimals",
+                                       "unit",
+                                       "span",
+                                       "range",
+                                       "ma",
+                                       "sentinels",
+                                       "high",
+                                       "fault_delay_ms",
+                                       "limits",
+                                       "roc",
+                                       "gas",
+                                       "over_range_high",
+                                       "override_reason",
+                                       NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     struct config_point *pt;
@@ -2564,6 +2988,8 @@ static int parse_point(struct parse *p, const cJSON *v, size_t d,
         rc = get_int(w, v, "fault_delay_ms", 0, 100000, false, 10000, &ms);
         pt->fault_delay_ms = (uint32_t)ms;
     }
+    if (rc == 0)
+        rc = parse_rules(w, v, pt);
     if (rc)
         return rc;
     cfg->n_points++;

@@ -31,13 +31,15 @@
 #include <stdint.h>
 
 #include "codec.h"
+#include "rules.h"
 
-#define CONFIG_ERR_LEN  512
-#define CONFIG_ID_LEN   64 /* ids travel in MQTT topics: [A-Za-z0-9_.-], 1..63 chars */
-#define CONFIG_HOST_LEN 256
-#define CONFIG_PATH_LEN 512
-#define CONFIG_TEXT_LEN 128 /* names and free text such as an area's display name */
-#define CONFIG_UNIT_LEN 16
+#define CONFIG_ERR_LEN    512
+#define CONFIG_ID_LEN     64 /* ids travel in MQTT topics: [A-Za-z0-9_.-], 1..63 chars */
+#define CONFIG_HOST_LEN   256
+#define CONFIG_PATH_LEN   512
+#define CONFIG_TEXT_LEN   128 /* names and free text such as an area's display name */
+#define CONFIG_UNIT_LEN   16
+#define CONFIG_REASON_LEN 256 /* an override_reason: 1..255 bytes */
 
 /* Hard limits on every list, so that a config can never ask for unbounded memory. */
 #define CONFIG_MAX_AREAS   256
@@ -157,8 +159,23 @@ struct config_point {
     char unit[CONFIG_UNIT_LEN]; /* engineering unit, e.g. "%LEL"; may be empty */
     char use[CONFIG_ID_LEN];    /* the profile point it was selected from; "" inline */
     uint8_t status_sets; /* bit k set: devices[device].status[k] governs its quality */
-    struct config_limit high;
+    struct config_limit high; /* the H limit, from "high" or "limits.h" */
     uint32_t fault_delay_ms; /* 0..100000, default 10000: bad quality this long = fault */
+    /*
+     * The point's rules as the RT loop evaluates them: its kind (from "gas"), its limits
+     * in file order ("high" first when given), its rate-of-change rule, the fault delay
+     * and over_range_high. Resolved and checked with rules_check_point() at load time, so
+     * the loop copies it and checks nothing.
+     */
+    struct rules_point_cfg rules;
+    /*
+     * Why a signed-off config departs from a standard: "" when the point has no
+     * "override_reason". override_check is the enum rules_check it waived, or
+     * RULES_CHECK_OK when the reason is given but no check needed it; the daemon should
+     * log both at start so that the waiver is on record.
+     */
+    char override_reason[CONFIG_REASON_LEN];
+    uint8_t override_check;
 };
 
 /* One register (or coil, or discrete input) a device is read for besides its points. */

@@ -28,6 +28,7 @@
 #include "poller.h"
 #include "recorder.h"
 #include "ring.h"
+#include "rules.h"
 #include "rtloop.h"
 #include "store.h"
 #include "uplink.h"
@@ -371,6 +372,17 @@ int main(int argc, char **argv)
     }
 
     log_info("parkguard %s starting with %s", PG_VERSION, path);
+    /*
+     * A set-point outside the standards runs only with a signed-off reason; say so at
+     * every start, so that nobody forgets a waiver is in force.
+     */
+    for (size_t i = 0; i < d.cfg->n_points; i++) {
+        const struct config_point *pt = &d.cfg->points[i];
+
+        if (pt->override_reason[0] != '\0')
+            log_warn("%s: standards override (%s): %s", pt->id,
+                     rules_check_name(pt->override_check), pt->override_reason);
+    }
     lock_memory();
     /*
      * Block the stop signals before any thread exists, so every thread inherits the mask

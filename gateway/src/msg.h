@@ -70,11 +70,23 @@ enum msg_event_kind {
  * Which condition of a point an event is about. XX(enum suffix, wire name)
  * FAULT is the instrument fault: bad quality (comm-loss, sensor-fault, stale...) for
  * longer than the point's fault delay. It is separate from, and never shares an event
- * with, the point's process or gas limits.
+ * with, the point's process or gas limits. HIGH is the H limit; it keeps the wire name
+ * "high" it had when it was the only limit, and the codes of HIGH and FAULT never change,
+ * so new conditions are appended after them. ROC_RISE and ROC_FALL are the two
+ * directions of the rate-of-change rule.
  */
 #define MSG_LIMIT_MAP(XX)                                                                \
     XX(HIGH, "high")                                                                     \
-    XX(FAULT, "fault")
+    XX(FAULT, "fault")                                                                   \
+    XX(HH, "hh")                                                                         \
+    XX(L, "l")                                                                           \
+    XX(LL, "ll")                                                                         \
+    XX(LEVEL1, "level1")                                                                 \
+    XX(LEVEL2, "level2")                                                                 \
+    XX(O2_LOW, "o2-low")                                                                 \
+    XX(O2_HIGH, "o2-high")                                                               \
+    XX(ROC_RISE, "roc-rise")                                                             \
+    XX(ROC_FALL, "roc-fall")
 
 enum msg_limit {
 #define MSG_LIMIT_ENUM(name, text) MSG_LIMIT_##name,

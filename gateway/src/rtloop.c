@@ -60,6 +60,19 @@ struct rtloop {
     atomic_bool fifo;
 };
 
+/* The message code of each rules limit kind, in the order of enum rules_limit_kind. */
+static enum msg_limit limit_code(uint8_t kind)
+{
+    static const enum msg_limit codes[] = {
+        MSG_LIMIT_HH,     MSG_LIMIT_HIGH,   MSG_LIMIT_L,      MSG_LIMIT_LL,
+        MSG_LIMIT_LEVEL1, MSG_LIMIT_LEVEL2, MSG_LIMIT_O2_LOW, MSG_LIMIT_O2_HIGH,
+    };
+    _Static_assert(sizeof(codes) / sizeof(codes[0]) == RULES_LIMIT_COUNT,
+                   "every rules limit kind needs a message code");
+
+    return kind < RULES_LIMIT_COUNT ? codes[kind] : MSG_LIMIT_HIGH;
+}
+
 struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_rings,
                           size_t n_rings, struct ring *events, struct ring *readings,
                           uint64_t first_seq, int wake_fd)
@@ -78,12 +91,10 @@ struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_r
         const struct config_point *pt = &cfg->points[i];
         struct rt_point *p = &rt->points[i];
 
-        rules_point_defaults(&p->cfg, RULES_POINT_PROCESS);
-        p->cfg.fault_delay_ns = (int64_t)pt->fault_delay_ms * PGTIME_NS_PER_MS;
-        if (pt->high.enabled &&
-            rules_point_add_limit(&p->cfg, RULES_LIMIT_H, pt->high.setpoint,
-                                  pt->high.deadband) >= 0)
-            p->limit_of[p->cfg.n_limits - 1] = MSG_LIMIT_HIGH;
+        /* The config resolved and checked the rules when it was loaded. */
+        p->cfg = pt->rules;
+        for (unsigned k = 0; k < p->cfg.n_limits && k < RULES_MAX_LIMITS; k++)
+            p->limit_of[k] = limit_code(p->cfg.limits[k].kind);
         rules_point_init(&p->st);
         p->last_quality = MSG_Q_COUNT;
     }
@@ -162,7 +173,30 @@ static bool emit(struct rtloop *rt, uint32_t point, enum msg_event_kind kind,
     return true;
 }
 
-/* Turn one rules step's event bits into events: limits first, then the fault. */
+/*
+ * Emit one condition's activation and clear in the order they happened: a condition
+ * that is active after the step was cleared first if both were reported (see
+ * RULES_EV_ACTIVATED). Re-alarms are not events on the wire yet.
+ */
+static bool emit_cond(struct rtloop *rt, uint32_t point, unsigned ev, bool active_now,
+                      enum msg_limit limit, const struct rules_limit_cfg *lim,
+                      int64_t mono_ns, int64_t utc_ms)
+{
+    bool emitted = false;
+
+    if ((ev & RULES_EV_CLEARED) && active_now)
+        emitted |= emit(rt, point, MSG_EVENT_CLEARED, limit, lim, mono_ns, utc_ms);
+    if (ev & RULES_EV_ACTIVATED)
+        emitted |= emit(rt, point, MSG_EVENT_ACTIVATED, limit, lim, mono_ns, utc_ms);
+    if ((ev & RULES_EV_CLEARED) && !active_now)
+        emitted |= emit(rt, point, MSG_EVENT_CLEARED, limit, lim, mono_ns, utc_ms);
+    return emitted;
+}
+
+/*
+ * Turn one rules step's event bits into events: limits first, then the rate of change,
+ * then the fault. At most RULES_MAX_EVENTS, which is what the caller reserved.
+ */
 static bool emit_all(struct rtloop *rt, uint32_t point, uint32_t out, int64_t mono_ns,
                      int64_t utc_ms)
 {
@@ -172,14 +206,20 @@ static bool emit_all(struct rtloop *rt, uint32_t point, uint32_t out, int64_t mo
 
     if (out == 0)
         return false;
-    for (unsigned i = 0; i < p->cfg.n_limits; i++) {
-        ev = rules_events(out, i);
-        if (ev & RULES_EV_ACTIVATED)
-            emitted |= emit(rt, point, MSG_EVENT_ACTIVATED, p->limit_of[i],
-                            &p->cfg.limits[i], mono_ns, utc_ms);
-        if (ev & RULES_EV_CLEARED)
-            emitted |= emit(rt, point, MSG_EVENT_CLEARED, p->limit_of[i],
-                            &p->cfg.limits[i], mono_ns, utc_ms);
+    for (unsigned i = 0; i < p->cfg.n_limits; i++)
+        emitted |= emit_cond(rt, point, rules_events(out, i), p->st.limits[i].active,
+                             p->limit_of[i], &p->cfg.limits[i], mono_ns, utc_ms);
+    ev = rules_events(out, RULES_COND_ROC_RISE) | rules_events(out, RULES_COND_ROC_FALL);
+    if (ev != 0) {
+        /* A rate condition reports its configured rate as the set-point, no deadband. */
+        struct rules_limit_cfg rate = {.setpoint = p->cfg.roc.limit};
+
+        emitted |=
+            emit_cond(rt, point, rules_events(out, RULES_COND_ROC_RISE),
+                      p->st.roc.rise_active, MSG_LIMIT_ROC_RISE, &rate, mono_ns, utc_ms);
+        emitted |=
+            emit_cond(rt, point, rules_events(out, RULES_COND_ROC_FALL),
+                      p->st.roc.fall_active, MSG_LIMIT_ROC_FALL, &rate, mono_ns, utc_ms);
     }
     ev = rules_events(out, RULES_COND_FAULT);
     if (ev & RULES_EV_ACTIVATED)

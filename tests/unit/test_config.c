@@ -1202,6 +1202,122 @@ static void test_limits(void **state)
     free(text);
 }
 
+/*
+ * Every key of a point's alarm rules in one valid config: the resolved rules_point_cfg
+ * must hold what the file says, in file order, with the oxygen defaults filled in and
+ * the accepted standards waiver remembered.
+ */
+static void test_point_rules(void **state)
+{
+    struct config *cfg;
+    const struct config_point *pt;
+    const struct rules_point_cfg *r;
+    char err[CONFIG_ERR_LEN] = "";
+
+    (void)state;
+    if (config_load(DATA_DIR "/good/05-limits.json", &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->n_points, 4);
+
+    /* Combustible: level-1 at 30 %LEL is over the standard, waived by its reason. */
+    pt = &cfg->points[0];
+    r = &pt->rules;
+    assert_int_equal(r->kind, RULES_POINT_COMBUSTIBLE);
+    assert_float_equal(r->reference, 100.0, 0.0);
+    assert_int_equal(r->n_limits, 2);
+    assert_int_equal(r->limits[0].kind, RULES_LIMIT_GAS_L1);
+    assert_float_equal(r->limits[0].setpoint, 30.0, 0.0);
+    assert_float_equal(r->limits[0].deadband, 2.0, 0.0);
+    assert_true(r->limits[0].on_delay_ns == INT64_C(1000000000));
+    assert_true(r->limits[0].off_delay_ns == INT64_C(2000000000));
+    assert_true(r->limits[0].realarm_ns == INT64_C(600000000000));
+    assert_int_equal(r->limits[1].kind, RULES_LIMIT_GAS_L2);
+    assert_float_equal(r->limits[1].setpoint, 50.0, 0.0);
+    assert_true(r->limits[1].on_delay_ns == 0);
+    assert_true(r->roc.rising);
+    assert_false(r->roc.falling);
+    assert_float_equal(r->roc.limit, 10.0, 0.0);
+    assert_true(r->roc.window_ns == INT64_C(60000000000));
+    assert_true(r->over_range_high);
+    assert_true(r->fault_delay_ns == INT64_C(10000000000));
+    assert_false(pt->high.enabled);
+    assert_int_equal(pt->override_check, RULES_CHECK_LEL_L1);
+    assert_string_equal(
+        pt->override_reason,
+        "HSE-2026-031: level-1 at 30 %LEL signed off for the flare header");
+
+    /* Oxygen: the configured enrichment replaces its default, deficiency stays. */
+    pt = &cfg->points[1];
+    r = &pt->rules;
+    assert_int_equal(r->kind, RULES_POINT_OXYGEN);
+    assert_int_equal(r->n_limits, 2);
+    assert_int_equal(r->limits[0].kind, RULES_LIMIT_O2_LOW);
+    assert_float_equal(r->limits[0].setpoint, 19.5, 0.0);
+    assert_float_equal(r->limits[0].deadband, 0.2, 0.0);
+    assert_int_equal(r->limits[1].kind, RULES_LIMIT_O2_HIGH);
+    assert_float_equal(r->limits[1].setpoint, 23.0, 0.0);
+    assert_float_equal(r->limits[1].deadband, 0.3, 0.0);
+    assert_true(r->limits[1].on_delay_ns == INT64_C(5000000000));
+    assert_true(r->fault_delay_ns == INT64_C(30000000000));
+    assert_false(r->over_range_high);
+    assert_string_equal(pt->override_reason, "");
+    assert_int_equal(pt->override_check, RULES_CHECK_OK);
+
+    /* Toxic with a reference of 10 ppm: 20 ppm is 200 %OEL, exactly the ceiling. */
+    r = &cfg->points[2].rules;
+    assert_int_equal(r->kind, RULES_POINT_TOXIC_OEL);
+    assert_float_equal(r->reference, 10.0, 0.0);
+    assert_int_equal(r->n_limits, 2);
+
+    /* Process: "high" comes first, then the limits in file order. */
+    pt = &cfg->points[3];
+    r = &pt->rules;
+    assert_int_equal(r->kind, RULES_POINT_PROCESS);
+    assert_int_equal(r->n_limits, 4);
+    assert_int_equal(r->limits[0].kind, RULES_LIMIT_H);
+    assert_float_equal(r->limits[0].setpoint, 80.0, 0.0);
+    assert_int_equal(r->limits[1].kind, RULES_LIMIT_HH);
+    assert_true(r->limits[1].realarm_ns == INT64_C(300000000000));
+    assert_int_equal(r->limits[2].kind, RULES_LIMIT_L);
+    assert_int_equal(r->limits[3].kind, RULES_LIMIT_LL);
+    assert_float_equal(r->limits[3].setpoint, -10.0, 0.0);
+    assert_true(r->limits[3].off_delay_ns == INT64_C(3000000000));
+    assert_true(r->roc.rising && r->roc.falling);
+    assert_true(r->roc.window_ns == INT64_C(120000000000));
+    assert_true(pt->high.enabled);
+    assert_float_equal(pt->high.setpoint, 80.0, 0.0);
+    assert_float_equal(pt->high.deadband, 2.0, 0.0);
+    config_free(cfg);
+}
+
+/* "limits.h" alone fills config_point.high as "high" does, and a point without rules
+ * keys is a process point with none. */
+static void test_limits_h_mirrors_high(void **state)
+{
+    static const char text[] =
+        MINIMAL_HEAD "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, "
+                     "\"poll_ms\": 100,\n"
+                     "  \"points\": [{\"id\": \"p\", \"area\": \"a\", \"address\": 3,\n"
+                     "    \"limits\": {\"h\": {\"setpoint\": 7.5, \"deadband\": 0.5}}},\n"
+                     "   {\"id\": \"q\", \"area\": \"a\", \"address\": 4}]}]}\n";
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+
+    (void)state;
+    if (config_parse("mem.json", text, strlen(text), &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_true(cfg->points[0].high.enabled);
+    assert_float_equal(cfg->points[0].high.setpoint, 7.5, 0.0);
+    assert_float_equal(cfg->points[0].high.deadband, 0.5, 0.0);
+    assert_int_equal(cfg->points[0].rules.n_limits, 1);
+    assert_int_equal(cfg->points[0].rules.limits[0].kind, RULES_LIMIT_H);
+    assert_false(cfg->points[1].high.enabled);
+    assert_int_equal(cfg->points[1].rules.kind, RULES_POINT_PROCESS);
+    assert_int_equal(cfg->points[1].rules.n_limits, 0);
+    assert_false(cfg->points[1].rules.roc.rising || cfg->points[1].rules.roc.falling);
+    config_free(cfg);
+}
+
 static void test_dup_point_far_apart(void **state)
 {
     char *text = build_big(8, 40, 20);
@@ -1293,6 +1409,8 @@ int main(void)
         cmocka_unit_test(test_parse_memory),
         cmocka_unit_test(test_topic_prefix_default_too_long),
         cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_point_rules),
+        cmocka_unit_test(test_limits_h_mirrors_high),
         cmocka_unit_test(test_dup_point_far_apart),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_too_large),

@@ -562,6 +562,25 @@ static void test_event_enospc(void **state)
     assert_true(len_ok != 0);
 }
 
+/*
+ * The limit names are wire format: subscribers and stored events key on them, and HIGH
+ * and FAULT keep the codes they had before the other limits were appended.
+ */
+static void test_limit_names(void **state)
+{
+    static const char *const wire[] = {"high",    "fault",    "hh",      "l",
+                                       "ll",      "level1",   "level2",  "o2-low",
+                                       "o2-high", "roc-rise", "roc-fall"};
+
+    (void)state;
+    assert_int_equal(MSG_LIMIT_HIGH, 0);
+    assert_int_equal(MSG_LIMIT_FAULT, 1);
+    assert_int_equal(MSG_LIMIT_COUNT, sizeof(wire) / sizeof(wire[0]));
+    for (unsigned i = 0; i < MSG_LIMIT_COUNT; i++)
+        assert_string_equal(msg_limit_name(i), wire[i]);
+    assert_string_equal(msg_limit_name(MSG_LIMIT_COUNT), "invalid");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -581,6 +600,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_event_large_integers, setup_demo,
                                         teardown_cfg),
         cmocka_unit_test(test_event_worst_case_fits_outbox),
+        cmocka_unit_test(test_limit_names),
         cmocka_unit_test_setup_teardown(test_event_enospc, setup_demo, teardown_cfg),
     };
 
