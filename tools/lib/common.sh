@@ -21,7 +21,7 @@ PG_DEB_PACKAGES=(
     libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libcjson-dev libssl-dev libcmocka-dev
     mosquitto mosquitto-clients sqlite3
     python3 python3-pymodbus mbpoll socat
-    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm
+    gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm stress-ng
 )
 
 # Debian's python3 with python3-pymodbus; a pyenv python3 earlier on PATH lacks both.
