@@ -3170,6 +3170,34 @@ static int walk_entries(struct parse *p, const cJSON *arr, entry_fn fn)
     return 0;
 }
 
+/*
+ * A top-level array of entries with ids (areas, buses): allocate its table once, index
+ * its ids for duplicate and reference checks, and parse each entry in order. The count
+ * is set before parsing, as the entry parsers resolve ids against the whole table.
+ */
+static int parse_table(struct parse *p, const cJSON *root, const char *key, size_t max,
+                       size_t elem, size_t id_offset, void **table, size_t *count,
+                       struct idset *ids, entry_fn fn)
+{
+    const cJSON *arr;
+    size_t n = 0, mark;
+    int rc = get_array(p->w, root, key, max, &arr, &n, &mark);
+
+    if (rc == 0) {
+        *table = calloc(n, elem);
+        if (*table == NULL)
+            rc = -ENOMEM;
+    }
+    if (rc == 0)
+        rc = idset_init(ids, n, (const char *)*table + id_offset, elem);
+    if (rc == 0) {
+        *count = n;
+        rc = walk_entries(p, arr, fn);
+    }
+    path_pop(p->w, mark);
+    return rc;
+}
+
 static int parse_root(struct parse *p, const cJSON *root)
 {
     static const char *const keys[] = {"gateway", "rt",           "store",
@@ -3197,37 +3225,13 @@ static int parse_root(struct parse *p, const cJSON *root)
     if (rc)
         return rc;
 
-    rc = get_array(w, root, "areas", CONFIG_MAX_AREAS, &arr, &n, &mark);
-    if (rc == 0) {
-        cfg->areas = calloc(n, sizeof(*cfg->areas));
-        if (!cfg->areas)
-            rc = -ENOMEM;
-    }
+    rc = parse_table(p, root, "areas", CONFIG_MAX_AREAS, sizeof(*cfg->areas),
+                     offsetof(struct config_area, id), (void **)&cfg->areas,
+                     &cfg->n_areas, &p->areas, parse_area);
     if (rc == 0)
-        rc = idset_init(&p->areas, n, ID_BASE(cfg->areas, struct config_area),
-                        sizeof(*cfg->areas));
-    if (rc == 0) {
-        cfg->n_areas = n;
-        rc = walk_entries(p, arr, parse_area);
-    }
-    path_pop(w, mark);
-    if (rc)
-        return rc;
-
-    rc = get_array(w, root, "buses", CONFIG_MAX_BUSES, &arr, &n, &mark);
-    if (rc == 0) {
-        cfg->buses = calloc(n, sizeof(*cfg->buses));
-        if (!cfg->buses)
-            rc = -ENOMEM;
-    }
-    if (rc == 0)
-        rc = idset_init(&p->buses, n, ID_BASE(cfg->buses, struct config_bus),
-                        sizeof(*cfg->buses));
-    if (rc == 0) {
-        cfg->n_buses = n;
-        rc = walk_entries(p, arr, parse_bus);
-    }
-    path_pop(w, mark);
+        rc = parse_table(p, root, "buses", CONFIG_MAX_BUSES, sizeof(*cfg->buses),
+                         offsetof(struct config_bus, id), (void **)&cfg->buses,
+                         &cfg->n_buses, &p->buses, parse_bus);
     if (rc)
         return rc;
 
