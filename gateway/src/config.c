@@ -2191,41 +2191,60 @@ static int parse_status_sets(struct walk *w, const cJSON *root, struct profile *
     return rc;
 }
 
-static int parse_heartbeat(struct walk *w, const cJSON *root, struct profile *prof)
+/*
+ * A device-wide indicator a profile names by one of its points (the heartbeat, the
+ * test-mode flag): check the object's keys, resolve "point", read the optional "note",
+ * and give the register and the mask that selects it (its bit, or the whole word).
+ */
+static int parse_indicator(struct walk *w, const cJSON *v, struct profile *prof,
+                           const char *const *keys, const char *what,
+                           struct config_reg *reg, uint16_t *mask)
 {
-    static const char *const keys[] = {"point", "stale_after_ms", "note", NULL};
-    struct config_heartbeat *hb = &prof->heartbeat;
     char note[CONFIG_PATH_LEN];
-    const cJSON *v, *ref;
-    size_t mark, rmark;
-    long idx = -1, stale = 0;
-    int rc = member(w, root, "heartbeat", false, &v, &mark);
+    const cJSON *ref;
+    size_t rmark;
+    long idx = -1;
+    int rc = expect_object(w, v);
 
-    if (rc || !v)
-        goto out;
-    rc = expect_object(w, v);
     if (rc == 0)
         rc = check_keys(w, v, keys);
     if (rc == 0) {
         rc = member(w, v, "point", true, &ref, &rmark);
         if (rc == 0)
-            rc = prof_ref(w, prof, ref, "a heartbeat", true, &idx);
+            rc = prof_ref(w, prof, ref, what, true, &idx);
         path_pop(w, rmark);
     }
-    if (rc == 0)
-        rc = get_int(w, v, "stale_after_ms", 1000, 3600000, true, 0, &stale);
     if (rc == 0)
         rc = get_string(w, v, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
     if (rc == 0) {
         const struct prof_point *pp = &prof->points[idx];
 
-        hb->enabled = true;
-        hb->reg.table = pp->spec.table;
-        hb->reg.address = pp->spec.address;
-        hb->mask =
+        reg->table = pp->spec.table;
+        reg->address = pp->spec.address;
+        *mask =
             pp->spec.codec.type == CODEC_BIT
                 ? (uint16_t)(1u << (bit_table(pp->spec.table) ? 0 : pp->spec.codec.bit))
                 : 0xFFFF;
+    }
+    return rc;
+}
+
+static int parse_heartbeat(struct walk *w, const cJSON *root, struct profile *prof)
+{
+    static const char *const keys[] = {"point", "stale_after_ms", "note", NULL};
+    struct config_heartbeat *hb = &prof->heartbeat;
+    const cJSON *v;
+    size_t mark;
+    long stale = 0;
+    int rc = member(w, root, "heartbeat", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = parse_indicator(w, v, prof, keys, "a heartbeat", &hb->reg, &hb->mask);
+    if (rc == 0)
+        rc = get_int(w, v, "stale_after_ms", 1000, 3600000, true, 0, &stale);
+    if (rc == 0) {
+        hb->enabled = true;
         hb->stale_after_ms = (uint32_t)stale;
     }
 out:
@@ -2237,36 +2256,15 @@ static int parse_test_mode(struct walk *w, const cJSON *root, struct profile *pr
 {
     static const char *const keys[] = {"point", "note", NULL};
     struct config_test_mode *tm = &prof->test_mode;
-    char note[CONFIG_PATH_LEN];
-    const cJSON *v, *ref;
-    size_t mark, rmark;
-    long idx = -1;
+    const cJSON *v;
+    size_t mark;
     int rc = member(w, root, "test_mode", false, &v, &mark);
 
     if (rc || !v)
         goto out;
-    rc = expect_object(w, v);
+    rc = parse_indicator(w, v, prof, keys, "a test-mode indicator", &tm->reg, &tm->mask);
     if (rc == 0)
-        rc = check_keys(w, v, keys);
-    if (rc == 0) {
-        rc = member(w, v, "point", true, &ref, &rmark);
-        if (rc == 0)
-            rc = prof_ref(w, prof, ref, "a test-mode indicator", true, &idx);
-        path_pop(w, rmark);
-    }
-    if (rc == 0)
-        rc = get_string(w, v, "note", false, "", 0, CONFIG_PATH_LEN - 1, note);
-    if (rc == 0) {
-        const struct prof_point *pp = &prof->points[idx];
-
         tm->enabled = true;
-        tm->reg.table = pp->spec.table;
-        tm->reg.address = pp->spec.address;
-        tm->mask =
-            pp->spec.codec.type == CODEC_BIT
-                ? (uint16_t)(1u << (bit_table(pp->spec.table) ? 0 : pp->spec.codec.bit))
-                : 0xFFFF;
-    }
 out:
     path_pop(w, mark);
     return rc;
