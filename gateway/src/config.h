@@ -30,7 +30,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alarm.h"
 #include "codec.h"
+#include "msg.h"
 #include "rules.h"
 
 #define CONFIG_ERR_LEN    512
@@ -83,6 +85,14 @@ enum config_table {
 struct config_area {
     char id[CONFIG_ID_LEN];
     char name[CONFIG_TEXT_LEN];
+    /*
+     * K-out-of-N confirmation (GB 16808-2025 5.5.1.8), from "vote": the area's own alarm
+     * (MSG_LIMIT_VOTE) is active while at least vote.k of its gas points are in level-1
+     * alarm or above. voting is false when the area has no "vote".
+     */
+    bool voting;
+    struct rules_vote_cfg vote;
+    struct alarm_config vote_alarm; /* P1, latching, not shelvable unless configured */
 };
 
 /*
@@ -176,6 +186,14 @@ struct config_point {
      */
     char override_reason[CONFIG_REASON_LEN];
     uint8_t override_check;
+    /*
+     * The ISA-18.2 handling of each of the point's alarms, indexed like the rules'
+     * conditions: [0 .. rules.n_limits) the limits, then RULES_COND_ROC_RISE,
+     * RULES_COND_ROC_FALL and RULES_COND_FAULT. Each starts from alarm_config_default()
+     * of its kind (gas level-2 and faults latch and cannot be shelved) and takes the
+     * limit's "priority", "latching", "max_shelve_s" and "one_shot_shelve" keys.
+     */
+    struct alarm_config alarm[RULES_COND_FAULT + 1];
 };
 
 /* One register (or coil, or discrete input) a device is read for besides its points. */
@@ -238,6 +256,40 @@ struct config_device {
     struct config_reg decimals; /* the decimal-places register, 0..6 */
 };
 
+/* One officer who may command alarms, with the rights the officer holds. */
+struct config_officer {
+    char id[MSG_USER_LEN]; /* [A-Za-z0-9_.@-], 1..31 bytes */
+    unsigned rights;       /* ALARM_RIGHT_* from "rights": "ack", "shelve", "service" */
+};
+
+#define CONFIG_MAX_OFFICERS 256
+#define CONFIG_MAX_OUTPUTS  16
+
+/* What a relay announces. */
+enum config_output_role {
+    CONFIG_OUTPUT_BEACON, /* on while a matching alarm is on the active list */
+    CONFIG_OUTPUT_SIREN,  /* on while a matching alarm is unacknowledged, until silenced;
+                             a new alarm sounds it again (GB 16808 5.5.1.6) */
+};
+
+enum config_output_backend {
+    CONFIG_OUTPUTS_GPIO, /* the Linux GPIO character device, through libgpiod */
+    CONFIG_OUTPUTS_SIM,  /* a file that records every change, for tests and demos */
+};
+
+/* One relay output of the board, and the alarms that drive it. */
+struct config_output {
+    char id[CONFIG_ID_LEN];      /* the board's output id, e.g. "beacon-1" */
+    uint8_t role;                /* enum config_output_role */
+    uint8_t priorities;          /* bit p (1..4) set: alarms of priority p drive it */
+    bool all_areas;              /* every area drives it; else areas[] below */
+    bool test;                   /* test-flagged alarms drive it too (default false) */
+    uint64_t areas[CONFIG_MAX_AREAS / 64]; /* bit a set: area index a drives it */
+    char chip[CONFIG_PATH_LEN];  /* from the board: GPIO chip name or path */
+    uint32_t line;               /* from the board: line offset on the chip */
+    bool active_low;             /* from the board */
+};
+
 struct config {
     char path[CONFIG_PATH_LEN]; /* the file it came from, as given */
 
@@ -266,6 +318,24 @@ struct config {
         uint32_t keepalive_s;               /* 5..3600, default 30 */
         uint32_t connect_timeout_s;         /* 1..120, default 10 */
     } mqtt;
+
+    /* The local command socket for parkguardctl, see docs/control.md. */
+    struct {
+        char socket[CONFIG_PATH_LEN]; /* "" = no socket */
+        char group[CONFIG_ID_LEN];    /* the socket's group; "" = the daemon's */
+        size_t n_officers;
+        struct config_officer *officers;
+    } control;
+
+    /* Local outputs: the board's relays, see docs/outputs.md. n == 0: none. */
+    struct {
+        char board[CONFIG_ID_LEN]; /* hw/boards/<board>.json */
+        char boards_dir[CONFIG_PATH_LEN];
+        uint8_t backend; /* enum config_output_backend */
+        char sim_path[CONFIG_PATH_LEN];
+        size_t n;
+        struct config_output out[CONFIG_MAX_OUTPUTS];
+    } outputs;
 
     size_t n_areas;
     struct config_area *areas;
