@@ -165,6 +165,26 @@ static void expect_line(const char *line, const char *want, int64_t *last_ms)
         fail_msg("line \"%s\", wanted \"<ms> %s\"", line, want);
 }
 
+/*
+ * The statistics follow a write, so a reader of the file can see a line a moment before
+ * the counters that go with it: wait for them, against the same deadline.
+ */
+static void wait_changes(struct relays *r, uint64_t changes, struct relays_stats *st)
+{
+    int64_t deadline = pgtime_mono_ns() + DEADLINE_MS * PGTIME_NS_PER_MS;
+    struct timespec nap = {.tv_sec = 0, .tv_nsec = 1000 * 1000};
+
+    for (;;) {
+        relays_stats(r, st);
+        if (st->changes >= changes)
+            return;
+        if (pgtime_mono_ns() > deadline)
+            fail_msg("%llu changes counted, wanted %llu", (unsigned long long)st->changes,
+                     (unsigned long long)changes);
+        (void)nanosleep(&nap, NULL);
+    }
+}
+
 static void wake(int fd)
 {
     uint64_t one = 1;
@@ -213,7 +233,7 @@ static void test_sim_end_to_end(void **state)
     assert_int_equal(l.n, 4);
     expect_line(l.line[3], "set beacon-1=0/0 siren-1=1/0 aux=0/0", &last);
 
-    relays_stats(r, &st);
+    wait_changes(r, 3, &st);
     assert_int_equal(st.word, 0x2);
     assert_int_equal(st.changes, 3);
     assert_int_equal(st.errors, 0);
@@ -331,7 +351,7 @@ static void test_sim_write_error_retried(void **state)
     wait_lines(f->path, 2, &l);
     expect_line(l.line[0], "open beacon-1=0/0 siren-1=0/1 aux=0/0", &last);
     expect_line(l.line[1], "set beacon-1=1/1 siren-1=0/1 aux=1/1", &last);
-    relays_stats(r, &st);
+    wait_changes(r, 1, &st);
     assert_int_equal(st.word, 0x5);
     assert_int_equal(st.changes, 1);
     print_message("%llu failed writes before the retry went through\n",
