@@ -110,15 +110,19 @@ def wait_msg(sub, limit, event, timeout=40):
 
 
 def relay_state(path):
-    """The last line of the simulated relay file, as {output id: 0 or 1}."""
+    """The last line of the simulated relay file ("<utc_ms> <event> <id>=<state>/<level>
+    ..."), as {output id: logical state 0 or 1}."""
     if not os.path.exists(path):
         return {}
     with open(path) as f:
         lines = [l.split() for l in f if l.strip()]
     if not lines:
         return {}
-    return dict((kv.split("=")[0], int(kv.split("=")[1])) for kv in lines[-1][1:]
-                if "=" in kv)
+    out = {}
+    for kv in lines[-1][2:]:
+        key, _, val = kv.partition("=")
+        out[key] = int(val.split("/")[0])
+    return out
 
 
 def wait_relays(path, want, what, timeout=10):

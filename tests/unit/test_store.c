@@ -97,7 +97,7 @@ static const char config_areas[] =
     " value REAL NOT NULL, setpoint REAL NOT NULL, deadband REAL NOT NULL,"              \
     " t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL);"                                 \
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"     \
-    " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"          \
+    " payload BLOB NOT NULL, qos INTEGER NOT NULL, retained INTEGER NOT NULL,"           \
     " created_ms INTEGER NOT NULL, seq INTEGER, delivered_ms INTEGER);"                  \
     "CREATE INDEX outbox_pending ON outbox(id) WHERE delivered_ms IS NULL;"              \
     "CREATE VIEW event_log AS SELECT e.seq, p.name AS point, e.kind, e.limit_name,"      \
@@ -116,7 +116,8 @@ static const char config_areas[] =
     " REFERENCES points(id), kind TEXT NOT NULL, limit_name TEXT NOT NULL, value REAL,"  \
     " setpoint REAL, deadband REAL, t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL,"    \
     " test INTEGER NOT NULL DEFAULT 0, quality INTEGER NOT NULL DEFAULT 0);"             \
-    "INSERT INTO events_v3(seq, point, kind, limit_name, value, setpoint, deadband, t_ms," \
+    "INSERT INTO events_v3(seq, point, kind, limit_name, value, setpoint, deadband, "    \
+    "t_ms,"                                                                              \
     " mono_ns, test) SELECT seq, point, kind, limit_name, value, setpoint, deadband, "   \
     "t_ms,"                                                                              \
     " mono_ns, test FROM events;"                                                        \
@@ -504,9 +505,9 @@ static void test_open_creates_schema(void **state)
                  "SELECT group_concat(name, ',') FROM pragma_table_info('event_log')",
                  EVENT_LOG_V4_COLUMNS);
     /* Events about an area or the whole gateway have no point. */
-    assert_query(f->db,
-                 "SELECT \"notnull\" FROM pragma_table_info('events') WHERE name = 'point'",
-                 "0");
+    assert_query(
+        f->db, "SELECT \"notnull\" FROM pragma_table_info('events') WHERE name = 'point'",
+        "0");
     assert_query(f->db, "SELECT group_concat(name, ',') FROM pragma_table_info('alarms')",
                  "key,target,limit_name,area,state,shelve,priority,flags,seq,value,"
                  "setpoint,since_ms,active_ms,shelve_until_ms");
@@ -603,8 +604,7 @@ static void test_open_errors(void **state)
  */
 static void test_migrates_version_1(void **state)
 {
-    static const char v1[] =
-        SCHEMA_V1
+    static const char v1[] = SCHEMA_V1
         "INSERT INTO points VALUES (1, 'gd-301.ch4');"
         "INSERT INTO events VALUES (41, 1, 'activated', 'high', 30, 25, 2, 1000, 5);"
         "PRAGMA user_version = 1;";
@@ -632,10 +632,11 @@ static void test_migrates_version_1(void **state)
                  "41|gd-301.ch4|alarm|alm|high|NULL|NULL|1|0;"
                  "42|gd-301.ch4|alarm|rtn|high|acked|normal|0|1");
     /* The old event keeps its point and numbers; quality defaults to good. */
-    assert_query(f->db,
-                 "SELECT point, value, setpoint, deadband, t_ms, mono_ns, quality, priority,"
-                 " first_out, user, reason, source, status FROM events WHERE seq = 41",
-                 "1|30.0|25.0|2.0|1000|5|0|NULL|0|NULL|NULL|NULL|NULL");
+    assert_query(
+        f->db,
+        "SELECT point, value, setpoint, deadband, t_ms, mono_ns, quality, priority,"
+        " first_out, user, reason, source, status FROM events WHERE seq = 41",
+        "1|30.0|25.0|2.0|1000|5|0|NULL|0|NULL|NULL|NULL|NULL");
     assert_query(f->db, "SELECT quality FROM event_log WHERE seq = 41", "good");
     /* The rtn to normal leaves no saved state behind, and nothing was audited. */
     assert_query(f->db, "SELECT count(*) FROM alarms", "0");
@@ -650,8 +651,7 @@ static void test_migrates_version_1(void **state)
  */
 static void test_migrates_version_2(void **state)
 {
-    static const char v2[] =
-        SCHEMA_V1 SCHEMA_V2_STEP
+    static const char v2[] = SCHEMA_V1 SCHEMA_V2_STEP
         "INSERT INTO points VALUES (1, 'gd-301.ch4'), (2, 'gd-302.h2s');"
         "INSERT INTO readings VALUES (2, 900, 12.5, 0, 125), (1, 901, NULL, 1, 0);"
         "INSERT INTO events VALUES (7, 2, 'activated', 'high', 30.5, 25, 2, 1000, 50, 1);"
@@ -677,15 +677,18 @@ static void test_migrates_version_2(void **state)
     close_st(st);
 
     assert_query(f->db, "PRAGMA user_version", "4");
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, condition, value,"
+        " setpoint, deadband, t_ms, mono_ns, test, quality FROM events ORDER BY seq",
+        "7|2|gd-302.h2s|alarm|alm|high|1|30.5|25.0|2.0|1000|50|1|0;"
+        "8|2|gd-302.h2s|alarm|rtn|high|0|20.0|25.0|2.0|1100|60|1|0;"
+        "9|1|gd-301.ch4|alarm|alm|high|1|27.0|25.0|1.5|1200|70|0|0");
     assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, condition, value,"
-                 " setpoint, deadband, t_ms, mono_ns, test, quality FROM events ORDER BY seq",
-                 "7|2|gd-302.h2s|alarm|alm|high|1|30.5|25.0|2.0|1000|50|1|0;"
-                 "8|2|gd-302.h2s|alarm|rtn|high|0|20.0|25.0|2.0|1100|60|1|0;"
-                 "9|1|gd-301.ch4|alarm|alm|high|1|27.0|25.0|1.5|1200|70|0|0");
-    assert_query(f->db, "SELECT point, t_ms, value, quality, raw FROM readings ORDER BY rowid",
+                 "SELECT point, t_ms, value, quality, raw FROM readings ORDER BY rowid",
                  "2|900|12.5|0|125;1|901|NULL|1|0");
-    assert_query(f->db, "SELECT seq, delivered_ms FROM outbox ORDER BY id", "7|1001;9|NULL");
+    assert_query(f->db, "SELECT seq, delivered_ms FROM outbox ORDER BY id",
+                 "7|1001;9|NULL");
     assert_query(f->db, "PRAGMA integrity_check", "ok");
     assert_query(f->db, "PRAGMA foreign_key_check", "");
 }
@@ -699,14 +702,15 @@ static void test_migrates_version_2(void **state)
  */
 static void test_migrates_version_3(void **state)
 {
-    static const char v3[] =
-        SCHEMA_V1 SCHEMA_V2_STEP SCHEMA_V3_STEP
+    static const char v3[] = SCHEMA_V1 SCHEMA_V2_STEP SCHEMA_V3_STEP
         "INSERT INTO qualities VALUES (0, 'good'), (1, 'comm-loss');"
         "INSERT INTO points VALUES (1, 'gd-301.ch4'), (2, 'gd-302.h2s'), (3, 'old.co');"
-        "INSERT INTO events VALUES (100, 1, 'activated', 'high', 30, 25, 2, 1000, 10, 0, 0);"
+        "INSERT INTO events VALUES (100, 1, 'activated', 'high', 30, 25, 2, 1000, 10, 0, "
+        "0);"
         "INSERT INTO events VALUES (101, 2, 'activated', 'fault', NULL, NULL, NULL, 1100,"
         " 11, 0, 1);"
-        "INSERT INTO events VALUES (102, 1, 'cleared', 'high', 20, 25, 2, 1200, 12, 0, 0);"
+        "INSERT INTO events VALUES (102, 1, 'cleared', 'high', 20, 25, 2, 1200, 12, 0, "
+        "0);"
         "INSERT INTO events VALUES (103, 3, 'cleared', 'high', 1.25, 5, 0.5, 1300, 13, 1,"
         " 0);"
         "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq)"
@@ -721,22 +725,25 @@ static void test_migrates_version_3(void **state)
     close_st(st);
 
     assert_query(f->db, "PRAGMA user_version", "4");
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, condition, from_state,"
+        " to_state, priority, first_out FROM events ORDER BY seq",
+        "100|1|gd-301.ch4|alarm|alm|high|1|NULL|NULL|NULL|0;"
+        "101|2|gd-302.h2s|alarm|alm|fault|1|NULL|NULL|NULL|0;"
+        "102|1|gd-301.ch4|alarm|rtn|high|0|NULL|NULL|NULL|0;"
+        "103|3|old.co|alarm|rtn|high|0|NULL|NULL|NULL|0");
+    assert_query(
+        f->db,
+        "SELECT seq, value, setpoint, deadband, t_ms, mono_ns, test, quality, user,"
+        " reason, source, status FROM events ORDER BY seq",
+        "100|30.0|25.0|2.0|1000|10|0|0|NULL|NULL|NULL|NULL;"
+        "101|NULL|NULL|NULL|1100|11|0|1|NULL|NULL|NULL|NULL;"
+        "102|20.0|25.0|2.0|1200|12|0|0|NULL|NULL|NULL|NULL;"
+        "103|1.25|5.0|0.5|1300|13|1|0|NULL|NULL|NULL|NULL");
     assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, condition, from_state,"
-                 " to_state, priority, first_out FROM events ORDER BY seq",
-                 "100|1|gd-301.ch4|alarm|alm|high|1|NULL|NULL|NULL|0;"
-                 "101|2|gd-302.h2s|alarm|alm|fault|1|NULL|NULL|NULL|0;"
-                 "102|1|gd-301.ch4|alarm|rtn|high|0|NULL|NULL|NULL|0;"
-                 "103|3|old.co|alarm|rtn|high|0|NULL|NULL|NULL|0");
-    assert_query(f->db,
-                 "SELECT seq, value, setpoint, deadband, t_ms, mono_ns, test, quality, user,"
-                 " reason, source, status FROM events ORDER BY seq",
-                 "100|30.0|25.0|2.0|1000|10|0|0|NULL|NULL|NULL|NULL;"
-                 "101|NULL|NULL|NULL|1100|11|0|1|NULL|NULL|NULL|NULL;"
-                 "102|20.0|25.0|2.0|1200|12|0|0|NULL|NULL|NULL|NULL;"
-                 "103|1.25|5.0|0.5|1300|13|1|0|NULL|NULL|NULL|NULL");
-    assert_query(f->db, "SELECT seq, target, event, condition, quality FROM event_log"
-                        " ORDER BY seq",
+                 "SELECT seq, target, event, condition, quality FROM event_log"
+                 " ORDER BY seq",
                  "100|gd-301.ch4|alm|1|good;101|gd-302.h2s|alm|1|comm-loss;"
                  "102|gd-301.ch4|rtn|0|good;103|old.co|rtn|0|good");
     /* History is not state: the migration saves no alarm and audits nothing. */
@@ -744,8 +751,9 @@ static void test_migrates_version_3(void **state)
     assert_query(f->db, "SELECT count(*) FROM audit", "0");
     assert_query(f->db, "SELECT seq, delivered_ms FROM outbox", "103|NULL");
     /* The old tables are gone, the point that left the config stays with its history. */
-    assert_query(f->db, "SELECT count(*) FROM sqlite_master WHERE name = 'events_v3'"
-                        " OR name = 'events_v4'",
+    assert_query(f->db,
+                 "SELECT count(*) FROM sqlite_master WHERE name = 'events_v3'"
+                 " OR name = 'events_v4'",
                  "0");
     assert_query(f->db, "SELECT id, name FROM points ORDER BY id",
                  "1|gd-301.ch4;2|gd-302.h2s;3|old.co;4|pt-b12.temp");
@@ -759,16 +767,15 @@ static void test_migrates_version_3(void **state)
  */
 static void test_version_4_reopens_unchanged(void **state)
 {
-    static const char v3[] =
-        SCHEMA_V1 SCHEMA_V2_STEP SCHEMA_V3_STEP
+    static const char v3[] = SCHEMA_V1 SCHEMA_V2_STEP SCHEMA_V3_STEP
         "INSERT INTO points VALUES (1, 'gd-301.ch4');"
-        "INSERT INTO events VALUES (5, 1, 'activated', 'high', 30, 25, 2, 1000, 10, 0, 0);"
+        "INSERT INTO events VALUES (5, 1, 'activated', 'high', 30, 25, 2, 1000, 10, 0, "
+        "0);"
         "PRAGMA user_version = 3;";
     struct fixture *f = *state;
     char *before = malloc(SNAPSHOT_LEN), *after = malloc(SNAPSHOT_LEN);
-    struct msg_event ack =
-        command_event(7, 1, MSG_EV_ALARM, ALARM_EV_ACK, ALARM_UNACK, ALARM_ACKED,
-                      "zhang.wei", "checked on site");
+    struct msg_event ack = command_event(7, 1, MSG_EV_ALARM, ALARM_EV_ACK, ALARM_UNACK,
+                                         ALARM_ACKED, "zhang.wei", "checked on site");
     struct store *st;
     char path[256];
 
@@ -781,7 +788,8 @@ static void test_version_4_reopens_unchanged(void **state)
     commit_ev(st, &ack, true);
     assert_int_equal(store_begin(st, true), 0);
     assert_int_equal(store_add_audit(st, 3000, "site.json", "standards_override",
-                                     "gd-301.ch4", "gas_level1_above_limit", "signed off"),
+                                     "gd-301.ch4", "gas_level1_above_limit",
+                                     "signed off"),
                      0);
     assert_int_equal(store_commit(st), 0);
     close_st(st);
@@ -846,8 +854,9 @@ static void test_newer_schema_journal_untouched(void **state)
     struct fixture *f = *state;
     struct store *st = (struct store *)(uintptr_t)1;
 
-    make_file(f->db,
-              "PRAGMA journal_mode = DELETE; CREATE TABLE future(x); PRAGMA user_version = 99");
+    make_file(
+        f->db,
+        "PRAGMA journal_mode = DELETE; CREATE TABLE future(x); PRAGMA user_version = 99");
     assert_query(f->db, "PRAGMA journal_mode", "delete");
 
     assert_int_equal(store_open(f->db, f->cfg, &st), -EPROTO);
@@ -1034,10 +1043,11 @@ static void test_fault_event_without_value(void **state)
     assert_int_equal(store_add_event(st, &ev, "t/alarm/gd-302.h2s", "{}", 2, 1), 0);
     assert_int_equal(store_commit(st), 0);
     close_st(st);
-    assert_query(f->db,
-                 "SELECT seq, target, event, limit_name, value IS NULL, setpoint IS NULL, "
-                 "quality FROM event_log",
-                 "7|gd-302.h2s|alm|fault|1|1|comm-loss");
+    assert_query(
+        f->db,
+        "SELECT seq, target, event, limit_name, value IS NULL, setpoint IS NULL, "
+        "quality FROM event_log",
+        "7|gd-302.h2s|alm|fault|1|1|comm-loss");
     assert_query(f->db, "SELECT deadband IS NULL, quality FROM events", "1|1");
     /* The saved state has no value either, not a zero. */
     assert_query(f->db, "SELECT key, value IS NULL, setpoint IS NULL FROM alarms",
@@ -1580,8 +1590,9 @@ static void test_alarm_state_saved(void **state)
     ev.flags = MSG_F_CONDITION | MSG_F_ANNUNCIATE | MSG_F_FIRST_OUT | MSG_F_LATCHING;
     ev.utc_ms = ev.since_utc_ms = ev.active_utc_ms = 1000;
     commit_ev(st, &ev, true);
-    assert_query(f->db, "SELECT " ALARM_COLUMNS " FROM alarms",
-                 "gd-302.h2s/high|gd-302.h2s|high|north|1|0|2|78|1|27.3|25.0|1000|1000|0");
+    assert_query(
+        f->db, "SELECT " ALARM_COLUMNS " FROM alarms",
+        "gd-302.h2s/high|gd-302.h2s|high|north|1|0|2|78|1|27.3|25.0|1000|1000|0");
 
     /* ack: unack -> acked, the same row rewritten; active_ms is kept by the loop. */
     ev = command_event(2, 1, MSG_EV_ALARM, ALARM_EV_ACK, ALARM_UNACK, ALARM_ACKED,
@@ -1591,8 +1602,9 @@ static void test_alarm_state_saved(void **state)
     ev.utc_ms = ev.since_utc_ms = 2000;
     ev.active_utc_ms = 1000;
     commit_ev(st, &ev, true);
-    assert_query(f->db, "SELECT " ALARM_COLUMNS " FROM alarms",
-                 "gd-302.h2s/high|gd-302.h2s|high|north|2|0|2|70|2|31.5|25.0|2000|1000|0");
+    assert_query(
+        f->db, "SELECT " ALARM_COLUMNS " FROM alarms",
+        "gd-302.h2s/high|gd-302.h2s|high|north|2|0|2|70|2|31.5|25.0|2000|1000|0");
 
     /* shelve (timed, one hour): acked -> shelved with its deadline. */
     ev = command_event(3, 1, MSG_EV_ALARM, ALARM_EV_SHELVE, ALARM_ACKED, ALARM_SHELVED,
@@ -1645,7 +1657,8 @@ static void test_alarm_state_saved(void **state)
     ev.utc_ms = ev.since_utc_ms = 7000;
     ev.active_utc_ms = 5000;
     commit_ev(st, &ev, true);
-    assert_query(f->db, "SELECT key, state, flags, seq, value, since_ms, active_ms FROM alarms",
+    assert_query(f->db,
+                 "SELECT key, state, flags, seq, value, since_ms, active_ms FROM alarms",
                  "gd-401.nh3/hh|3|0|7|40.0|7000|5000");
     /* ...and normal with the condition still true is not plain normal either: kept. */
     ev = event(8, 2, ALARM_EV_ACK, 40.0);
@@ -1654,7 +1667,8 @@ static void test_alarm_state_saved(void **state)
     ev.to = ALARM_NORMAL;
     ev.flags = MSG_F_CONDITION;
     commit_ev(st, &ev, true);
-    assert_query(f->db, "SELECT key, state, flags, seq FROM alarms", "gd-401.nh3/hh|0|2|8");
+    assert_query(f->db, "SELECT key, state, flags, seq FROM alarms",
+                 "gd-401.nh3/hh|0|2|8");
     /* The rtn to normal without the condition deletes it. */
     ev = event(9, 2, ALARM_EV_RTN, 40.0);
     ev.limit = MSG_LIMIT_HH;
@@ -1688,9 +1702,10 @@ static int collect(void *arg, const struct store_alarm *a)
     return w->n == w->stop_at ? w->stop_rc : 0;
 }
 
-static void expect_alarm(const struct store_alarm *a, const char *target, const char *limit,
-                         int st, int shelve, int prio, int flags, uint64_t seq, double value,
-                         double setpoint, int64_t since, int64_t active, int64_t until)
+static void expect_alarm(const struct store_alarm *a, const char *target,
+                         const char *limit, int st, int shelve, int prio, int flags,
+                         uint64_t seq, double value, double setpoint, int64_t since,
+                         int64_t active, int64_t until)
 {
     assert_string_equal(a->target, target);
     assert_string_equal(a->limit, limit);
@@ -1722,8 +1737,8 @@ static void expect_four(const struct walk *w, size_t n)
                      (double)NAN, 3000, 3000, 0);
     if (n > 1)
         expect_alarm(&w->got[1], "gd-301.ch4", "high", ALARM_SHELVED,
-                     ALARM_SHELVE_ONE_SHOT, ALARM_P3, MSG_F_CONDITION, 4, 26.5, 25.0, 4000,
-                     3500, INT64_C(1795870000000));
+                     ALARM_SHELVE_ONE_SHOT, ALARM_P3, MSG_F_CONDITION, 4, 26.5, 25.0,
+                     4000, 3500, INT64_C(1795870000000));
     if (n > 2)
         expect_alarm(&w->got[2], "gd-401.nh3", "hh", ALARM_ACKED, ALARM_SHELVE_NONE,
                      ALARM_P2, MSG_F_CONDITION, 2, 55.0, 50.0, 2500, 2000, 0);
@@ -1845,7 +1860,8 @@ static void test_load_alarms(void **state)
 
 /* ---- audit ------------------------------------------------------------------------ */
 
-#define AUDIT_COLUMNS "id, t_ms, user, source, action, target, limit_name, result, reason, seq"
+#define AUDIT_COLUMNS                                                                    \
+    "id, t_ms, user, source, action, target, limit_name, result, reason, seq"
 
 /*
  * Every event with a user is an operator action and gets one audit record: accepted
@@ -1879,12 +1895,13 @@ static void test_audit_operator_actions(void **state)
                  "1|1795862310000|zhang.wei|mqtt|ack|gd-302.h2s|high|accepted|"
                  "H2S confirmed by patrol, fans on|3;"
                  "2|1795862311000|zhang.wei|local|ack|gd-302.h2s|high|no_change|NULL|4");
-    assert_query(f->db,
-                 "SELECT seq, type, event, from_state, to_state, user, reason, source, status"
-                 " FROM events WHERE seq >= 3 ORDER BY seq",
-                 "3|alarm|ack|unack|acked|zhang.wei|H2S confirmed by patrol, fans on|mqtt|"
-                 "NULL;"
-                 "4|alarm|ack|acked|acked|zhang.wei|NULL|local|NULL");
+    assert_query(
+        f->db,
+        "SELECT seq, type, event, from_state, to_state, user, reason, source, status"
+        " FROM events WHERE seq >= 3 ORDER BY seq",
+        "3|alarm|ack|unack|acked|zhang.wei|H2S confirmed by patrol, fans on|mqtt|"
+        "NULL;"
+        "4|alarm|ack|acked|acked|zhang.wei|NULL|local|NULL");
 
     /*
      * Refused: a reset of gd-301.ch4's unlatched alarm (status not_latched), and a shelve
@@ -1905,18 +1922,20 @@ static void test_audit_operator_actions(void **state)
     commit_ev(st, &ev, false);
     close_st(st);
 
-    assert_query(f->db, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id > 2 ORDER BY id",
-                 "3|1795862312000|li.na|local|reset|gd-301.ch4|high|not_latched|"
-                 "testing reset|5;"
-                 "4|1795862313000|li.na|mqtt|shelve|pt-b12.temp|high|no_such_alarm|NULL|6");
-    assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
-                 " priority, user, reason, source, status FROM events WHERE seq >= 5"
-                 " ORDER BY seq",
-                 "5|1|gd-301.ch4|rejected|reset|high|unack|unack|3|li.na|testing reset|"
-                 "local|not_latched;"
-                 "6|3|pt-b12.temp|rejected|shelve|high|normal|normal|NULL|li.na|NULL|mqtt|"
-                 "no_such_alarm");
+    assert_query(
+        f->db, "SELECT " AUDIT_COLUMNS " FROM audit WHERE id > 2 ORDER BY id",
+        "3|1795862312000|li.na|local|reset|gd-301.ch4|high|not_latched|"
+        "testing reset|5;"
+        "4|1795862313000|li.na|mqtt|shelve|pt-b12.temp|high|no_such_alarm|NULL|6");
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
+        " priority, user, reason, source, status FROM events WHERE seq >= 5"
+        " ORDER BY seq",
+        "5|1|gd-301.ch4|rejected|reset|high|unack|unack|3|li.na|testing reset|"
+        "local|not_latched;"
+        "6|3|pt-b12.temp|rejected|shelve|high|normal|normal|NULL|li.na|NULL|mqtt|"
+        "no_such_alarm");
     /* Neither refusal touched the saved states, nor queued a message. */
     assert_query(f->db, "SELECT key, state, seq FROM alarms ORDER BY key",
                  "gd-301.ch4/high|1|1;gd-302.h2s/high|2|4");
@@ -1949,14 +1968,16 @@ static void test_audit_silence(void **state)
     commit_ev(st, &ev, true);
     close_st(st);
 
-    assert_query(f->db, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id",
-                 "1|1000|zhang.wei|mqtt|silence|south|NULL|accepted|evacuation under way|1;"
-                 "2|2000|zhang.wei|mqtt|silence|*|NULL|no_change|NULL|2");
-    assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
-                 " priority, value, status FROM events ORDER BY seq",
-                 "1|NULL|south|silence|silence|NULL|NULL|NULL|NULL|NULL|NULL;"
-                 "2|NULL|*|silence|silence|NULL|NULL|NULL|NULL|NULL|NULL");
+    assert_query(
+        f->db, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id",
+        "1|1000|zhang.wei|mqtt|silence|south|NULL|accepted|evacuation under way|1;"
+        "2|2000|zhang.wei|mqtt|silence|*|NULL|no_change|NULL|2");
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
+        " priority, value, status FROM events ORDER BY seq",
+        "1|NULL|south|silence|silence|NULL|NULL|NULL|NULL|NULL|NULL;"
+        "2|NULL|*|silence|silence|NULL|NULL|NULL|NULL|NULL|NULL");
     assert_query(f->db, "SELECT count(*) FROM alarms", "0");
     assert_query(f->db, "SELECT seq FROM outbox ORDER BY id", "1;2");
 }
@@ -1968,18 +1989,18 @@ static void test_add_audit(void **state)
     struct store *st = open_ok(f->db, f->cfg);
 
     assert_int_equal(store_begin(st, true), 0);
-    assert_int_equal(store_add_audit(st, INT64_C(1795862400000), "/etc/parkguard/site.json",
-                                     "standards_override", "gd-301.ch4",
-                                     "gas_level1_above_limit",
+    assert_int_equal(store_add_audit(st, INT64_C(1795862400000),
+                                     "/etc/parkguard/site.json", "standards_override",
+                                     "gd-301.ch4", "gas_level1_above_limit",
                                      "signed off by safety officer Wang, ticket 42"),
                      0);
     /* Empty or missing target and reason are stored as NULL. */
-    assert_int_equal(store_add_audit(st, INT64_C(1795862400001), "/etc/parkguard/site.json",
-                                     "standards_override", "", "ok", NULL),
+    assert_int_equal(store_add_audit(st, INT64_C(1795862400001),
+                                     "/etc/parkguard/site.json", "standards_override", "",
+                                     "ok", NULL),
                      0);
-    assert_int_equal(store_add_audit(st, INT64_C(1795862400002), "site.json", "x", NULL,
-                                     "ok", ""),
-                     0);
+    assert_int_equal(
+        store_add_audit(st, INT64_C(1795862400002), "site.json", "x", NULL, "ok", ""), 0);
     assert_int_equal(store_commit(st), 0);
     /* Outside a committed transaction nothing stays. */
     assert_int_equal(store_begin(st, true), 0);
@@ -1987,13 +2008,14 @@ static void test_add_audit(void **state)
     store_rollback(st);
     close_st(st);
 
-    assert_query(f->db, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id",
-                 "1|1795862400000|/etc/parkguard/site.json|config|standards_override|"
-                 "gd-301.ch4|NULL|gas_level1_above_limit|"
-                 "signed off by safety officer Wang, ticket 42|NULL;"
-                 "2|1795862400001|/etc/parkguard/site.json|config|standards_override|NULL|"
-                 "NULL|ok|NULL|NULL;"
-                 "3|1795862400002|site.json|config|x|NULL|NULL|ok|NULL|NULL");
+    assert_query(
+        f->db, "SELECT " AUDIT_COLUMNS " FROM audit ORDER BY id",
+        "1|1795862400000|/etc/parkguard/site.json|config|standards_override|"
+        "gd-301.ch4|NULL|gas_level1_above_limit|"
+        "signed off by safety officer Wang, ticket 42|NULL;"
+        "2|1795862400001|/etc/parkguard/site.json|config|standards_override|NULL|"
+        "NULL|ok|NULL|NULL;"
+        "3|1795862400002|site.json|config|x|NULL|NULL|ok|NULL|NULL");
     /* An audit record is not a journal event. */
     assert_query(f->db, "SELECT count(*) FROM events", "0");
     assert_query(f->db, "SELECT count(*) FROM outbox", "0");
@@ -2071,23 +2093,26 @@ static void test_event_targets(void **state)
     commit_ev(st, &ev, false);
     close_st(st);
 
-    assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
-                 " priority, condition, status FROM events ORDER BY seq",
-                 "1|NULL|south|alarm|alm|vote|normal|unack|1|1|NULL;"
-                 "2|NULL|north|alarm|alm|vote|normal|unack|1|1|NULL;"
-                 "3|3|gd-401.nh3|maintenance|enter|maintenance|NULL|NULL|NULL|1|NULL;"
-                 "4|3|gd-401.nh3|maintenance|leave|maintenance|NULL|NULL|NULL|0|NULL;"
-                 "5|NULL|*|rejected|ack|high|normal|normal|3|1|no_such_alarm;"
-                 "6|NULL|*|rejected|ack|vote|normal|normal|3|1|no_such_alarm;"
-                 "7|NULL|south|rejected|ack|vote|normal|normal|3|1|not_authorised");
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
+        " priority, condition, status FROM events ORDER BY seq",
+        "1|NULL|south|alarm|alm|vote|normal|unack|1|1|NULL;"
+        "2|NULL|north|alarm|alm|vote|normal|unack|1|1|NULL;"
+        "3|3|gd-401.nh3|maintenance|enter|maintenance|NULL|NULL|NULL|1|NULL;"
+        "4|3|gd-401.nh3|maintenance|leave|maintenance|NULL|NULL|NULL|0|NULL;"
+        "5|NULL|*|rejected|ack|high|normal|normal|3|1|no_such_alarm;"
+        "6|NULL|*|rejected|ack|vote|normal|normal|3|1|no_such_alarm;"
+        "7|NULL|south|rejected|ack|vote|normal|normal|3|1|not_authorised");
     assert_query(f->db, "SELECT quality FROM event_log WHERE seq = 3", "maintenance");
     /* A vote's saved state is the area's own: its area is itself. */
-    assert_query(f->db, "SELECT key, target, limit_name, area, state, seq FROM alarms"
-                        " ORDER BY key",
+    assert_query(f->db,
+                 "SELECT key, target, limit_name, area, state, seq FROM alarms"
+                 " ORDER BY key",
                  "north/vote|north|vote|north|1|2;south/vote|south|vote|south|1|1");
-    assert_query(f->db, "SELECT seq, target, limit_name, result FROM audit ORDER BY id",
-                 "5|*|high|no_such_alarm;6|*|vote|no_such_alarm;7|south|vote|not_authorised");
+    assert_query(
+        f->db, "SELECT seq, target, limit_name, result FROM audit ORDER BY id",
+        "5|*|high|no_such_alarm;6|*|vote|no_such_alarm;7|south|vote|not_authorised");
     assert_query(f->db, "SELECT seq FROM outbox ORDER BY id", "1;2;3;4");
 }
 
@@ -2123,7 +2148,6 @@ static void test_event_without_message(void **state)
     close_st(st);
     assert_query(f->db, "SELECT seq FROM outbox", "3");
 }
-
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
