@@ -1199,15 +1199,164 @@ out:
     return rc;
 }
 
+static int get_bool(struct walk *w, const cJSON *obj, const char *key, bool def,
+                    bool *out)
+{
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, obj, key, false, &v, &mark);
+
+    *out = def;
+    if (rc == 0 && v) {
+        if (cJSON_IsBool(v))
+            *out = cJSON_IsTrue(v);
+        else
+            rc = fail(w, "expected true or false, got %s", show(v).text);
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The ISA-18.2 kind of a limit on a point of this kind, which gives its defaults. */
+static uint8_t alarm_kind_of(uint8_t point_kind, uint8_t limit_kind)
+{
+    bool toxic = point_kind == RULES_POINT_TOXIC_OEL || point_kind == RULES_POINT_TOXIC_IDLH;
+
+    switch (limit_kind) {
+    case RULES_LIMIT_HH:
+        return ALARM_KIND_PROCESS_HH;
+    case RULES_LIMIT_H:
+        return ALARM_KIND_PROCESS_H;
+    case RULES_LIMIT_L:
+        return ALARM_KIND_PROCESS_L;
+    case RULES_LIMIT_LL:
+        return ALARM_KIND_PROCESS_LL;
+    case RULES_LIMIT_GAS_L1:
+        return toxic ? ALARM_KIND_TOXIC_L1 : ALARM_KIND_COMBUSTIBLE_L1;
+    case RULES_LIMIT_GAS_L2:
+        return toxic ? ALARM_KIND_TOXIC_L2 : ALARM_KIND_COMBUSTIBLE_L2;
+    case RULES_LIMIT_O2_LOW:
+        return ALARM_KIND_OXYGEN_LOW;
+    case RULES_LIMIT_O2_HIGH:
+        return ALARM_KIND_OXYGEN_HIGH;
+    default:
+        /* alarm_config_default() gives an unknown kind the strictest handling. */
+        return ALARM_KIND_COUNT;
+    }
+}
+
+/* The longest shelve a config may allow: a week, past which shelving is forgetting. */
+#define ALARM_SHELVE_MAX_S 604800L
+
+/*
+ * The alarm-handling keys of a limit, "roc", "fault_alarm" or an area's "vote", read over
+ * the defaults already in *ac. The path names the object.
+ */
+static int parse_alarm_opts(struct walk *w, const cJSON *obj, struct alarm_config *ac)
+{
+    long prio = ac->priority;
+    long shelve = (long)(ac->max_shelve_ns / 1000000000);
+    int rc = get_int(w, obj, "priority", 1, 4, false, prio, &prio);
+
+    if (rc == 0)
+        rc = get_bool(w, obj, "latching", ac->latching, &ac->latching);
+    if (rc == 0)
+        rc = get_int(w, obj, "max_shelve_s", 0, ALARM_SHELVE_MAX_S, false, shelve, &shelve);
+    if (rc == 0)
+        rc = get_bool(w, obj, "one_shot_shelve", ac->one_shot_shelve && shelve > 0,
+                      &ac->one_shot_shelve);
+    if (rc == 0 && ac->one_shot_shelve && shelve == 0)
+        rc = fail_at(w, "one_shot_shelve",
+                     "a one-shot shelve needs \"max_shelve_s\" above 0: this alarm "
+                     "cannot be shelved");
+    if (rc == 0) {
+        ac->priority = (uint8_t)prio;
+        ac->max_shelve_ns = (int64_t)shelve * 1000000000;
+    }
+    return rc;
+}
+
 /* The path names the entry's "id"; first is the index of the earlier entry. */
 static int duplicate_id(struct walk *w, const char *id, const char *array, long first)
 {
     return fail(w, "duplicate id \"%s\" (first at %s[%ld].id)", id, array, first);
 }
 
+/*
+ * An area's "vote": K-out-of-N confirmation over its gas points. The count of members is
+ * known only once the points are read, so check_votes() checks k later. The path names
+ * the area.
+ */
+static int parse_vote(struct walk *w, const cJSON *area, struct config_area *a)
+{
+    static const char *const keys[] = {"k",        "fault_degrades", "priority",
+                                       "latching", "max_shelve_s",   "one_shot_shelve",
+                                       NULL};
+    const cJSON *v;
+    size_t mark;
+    long k = 2;
+    int rc = member(w, area, "vote", false, &v, &mark);
+
+    if (rc || !v)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_int(w, v, "k", 1, CONFIG_MAX_POINTS, true, 2, &k);
+    if (rc == 0)
+        rc = get_bool(w, v, "fault_degrades", true, &a->vote.fault_degrades);
+    /* A confirmed leak across an area is the most severe gas alarm there is. */
+    a->vote_alarm = alarm_config_default(ALARM_KIND_COMBUSTIBLE_L2);
+    if (rc == 0)
+        rc = parse_alarm_opts(w, v, &a->vote_alarm);
+    if (rc == 0) {
+        a->voting = true;
+        a->vote.k = (uint16_t)k;
+    }
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
+/* Whether a point takes part in its area's vote: a gas point with a level limit. */
+static bool vote_member(const struct config_point *pt)
+{
+    return pt->rules.kind == RULES_POINT_COMBUSTIBLE || pt->rules.kind == RULES_POINT_TOXIC_OEL ||
+           pt->rules.kind == RULES_POINT_TOXIC_IDLH;
+}
+
+/* Each voting area's k against the gas points it has (rules_check_vote()). */
+static int check_votes(struct parse *p)
+{
+    struct walk *w = p->w;
+    const struct config *cfg = p->cfg;
+    int rc = 0;
+
+    for (size_t a = 0; a < cfg->n_areas && rc == 0; a++) {
+        char why[CONFIG_ERR_LEN];
+        size_t n = 0, mark;
+
+        if (!cfg->areas[a].voting)
+            continue;
+        for (size_t i = 0; i < cfg->n_points; i++)
+            n += cfg->points[i].area == a && vote_member(&cfg->points[i]);
+        if (rules_check_vote(&cfg->areas[a].vote, n, why, sizeof(why)) == RULES_CHECK_OK)
+            continue;
+        mark = path_key(w, "areas");
+        (void)path_index(w, a);
+        (void)path_key(w, "vote");
+        (void)path_key(w, "k");
+        rc = fail(w, "%u out of %zu: the area has %zu gas point%s to vote", cfg->areas[a].vote.k,
+                  n, n, n == 1 ? "" : "s");
+        path_pop(w, mark);
+    }
+    return rc;
+}
+
 static int parse_area(struct parse *p, const cJSON *v, size_t i)
 {
-    static const char *const keys[] = {"id", "name", NULL};
+    static const char *const keys[] = {"id", "name", "vote", NULL};
     struct walk *w = p->w;
     struct config_area *a = &p->cfg->areas[i];
     int rc = expect_object(w, v);
@@ -1228,6 +1377,8 @@ static int parse_area(struct parse *p, const cJSON *v, size_t i)
     }
     if (rc == 0)
         rc = get_string(w, v, "name", false, "", 0, CONFIG_TEXT_LEN - 1, a->name);
+    if (rc == 0)
+        rc = parse_vote(w, v, a);
     return rc;
 }
 
@@ -2436,24 +2587,6 @@ struct limit_origin {
     const char *inner;
 };
 
-static int get_bool(struct walk *w, const cJSON *obj, const char *key, bool def,
-                    bool *out)
-{
-    const cJSON *v;
-    size_t mark;
-    int rc = member(w, obj, key, false, &v, &mark);
-
-    *out = def;
-    if (rc == 0 && v) {
-        if (cJSON_IsBool(v))
-            *out = cJSON_IsTrue(v);
-        else
-            rc = fail(w, "expected true or false, got %s", show(v).text);
-    }
-    path_pop(w, mark);
-    return rc;
-}
-
 /* A delay in ms, 0..a day, converted to the rules' nanoseconds. */
 static int get_delay(struct walk *w, const cJSON *obj, const char *key, int64_t *ns)
 {
@@ -2465,10 +2598,12 @@ static int get_delay(struct walk *w, const cJSON *obj, const char *key, int64_t 
 }
 
 /* The path names the limit's object. */
-static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l)
+static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l,
+                       struct alarm_config *ac)
 {
-    static const char *const keys[] = {"setpoint",     "deadband",   "on_delay_ms",
-                                       "off_delay_ms", "realarm_ms", NULL};
+    static const char *const keys[] = {
+        "setpoint", "deadband",     "on_delay_ms",     "off_delay_ms", "realarm_ms",
+        "priority", "latching",     "max_shelve_s",    "one_shot_shelve", NULL};
     int rc = expect_object(w, v);
 
     if (rc == 0)
@@ -2486,6 +2621,8 @@ static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l
         rc = get_delay(w, v, "off_delay_ms", &l->off_delay_ns);
     if (rc == 0)
         rc = get_delay(w, v, "realarm_ms", &l->realarm_ns);
+    if (rc == 0)
+        rc = parse_alarm_opts(w, v, ac);
     return rc;
 }
 
@@ -2494,15 +2631,17 @@ static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l
  * (rules_point_defaults()); a configured o2_low or o2_high replaces the default of its
  * kind instead of being refused as a duplicate.
  */
-static int place_limit(struct walk *w, struct rules_point_cfg *rc_cfg,
-                       const struct rules_limit_cfg *l, struct limit_origin *origins,
-                       struct limit_origin origin)
+static int place_limit(struct walk *w, struct config_point *cp,
+                       const struct rules_limit_cfg *l, const struct alarm_config *ac,
+                       struct limit_origin *origins, struct limit_origin origin)
 {
+    struct rules_point_cfg *rc_cfg = &cp->rules;
     unsigned n = rc_cfg->n_limits;
 
     for (unsigned i = 0; i < n; i++) {
         if (rc_cfg->limits[i].kind == l->kind && strcmp(origins[i].outer, "gas") == 0) {
             rc_cfg->limits[i] = *l;
+            cp->alarm[i] = *ac;
             origins[i] = origin;
             return 0;
         }
@@ -2511,15 +2650,18 @@ static int place_limit(struct walk *w, struct rules_point_cfg *rc_cfg,
     if (n >= RULES_MAX_LIMITS)
         return fail(w, "an oxygen point takes only o2_low and o2_high limits");
     rc_cfg->limits[n] = *l;
+    cp->alarm[n] = *ac;
     origins[n] = origin;
     rc_cfg->n_limits = (uint8_t)(n + 1);
     return 0;
 }
 
 /* The path names the point. */
-static int parse_limits(struct walk *w, const cJSON *pt, const struct config_limit *high,
-                        struct rules_point_cfg *rcfg, struct limit_origin *origins)
+static int parse_limits(struct walk *w, const cJSON *pt, struct config_point *cp,
+                        struct limit_origin *origins)
 {
+    const struct config_limit *high = &cp->high;
+    struct rules_point_cfg *rcfg = &cp->rules;
     const cJSON *v, *c;
     size_t mark, count = 0;
     int rc = 0;
@@ -2527,9 +2669,11 @@ static int parse_limits(struct walk *w, const cJSON *pt, const struct config_lim
     if (high->enabled) {
         struct rules_limit_cfg l =
             rules_limit(RULES_LIMIT_H, high->setpoint, high->deadband);
+        struct alarm_config ac =
+            alarm_config_default(alarm_kind_of(rcfg->kind, RULES_LIMIT_H));
 
         mark = path_key(w, "high");
-        rc = place_limit(w, rcfg, &l, origins, (struct limit_origin){"high", NULL});
+        rc = place_limit(w, cp, &l, &ac, origins, (struct limit_origin){"high", NULL});
         path_pop(w, mark);
         if (rc)
             return rc;
@@ -2559,19 +2703,21 @@ static int parse_limits(struct walk *w, const cJSON *pt, const struct config_lim
     cJSON_ArrayForEach(c, v)
     {
         struct rules_limit_cfg l = {0};
+        struct alarm_config ac;
         size_t lmark = path_key(w, c->string);
 
         for (unsigned k = 0; limit_keys[k]; k++) {
             if (strcmp(c->string, limit_keys[k]) == 0)
                 l.kind = (uint8_t)k;
         }
+        ac = alarm_config_default(alarm_kind_of(rcfg->kind, l.kind));
         if (l.kind == RULES_LIMIT_H && high->enabled)
             rc = fail(w, "\"high\" already sets the H limit: keep one of \"high\" and "
                          "\"limits.h\"");
         if (rc == 0)
-            rc = parse_limit(w, c, &l);
+            rc = parse_limit(w, c, &l, &ac);
         if (rc == 0)
-            rc = place_limit(w, rcfg, &l, origins,
+            rc = place_limit(w, cp, &l, &ac, origins,
                              (struct limit_origin){"limits", limit_keys[l.kind]});
         path_pop(w, lmark);
         if (rc)
@@ -2583,9 +2729,12 @@ out:
 }
 
 /* The path names the point. */
-static int parse_roc(struct walk *w, const cJSON *pt, struct rules_roc_cfg *roc)
+static int parse_roc(struct walk *w, const cJSON *pt, struct rules_roc_cfg *roc,
+                     struct alarm_config *ac)
 {
-    static const char *const keys[] = {"rise_per_min", "fall_per_min", "window_ms", NULL};
+    static const char *const keys[] = {"rise_per_min",    "fall_per_min", "window_ms",
+                                       "priority",        "latching",     "max_shelve_s",
+                                       "one_shot_shelve", NULL};
     const cJSON *v;
     double rise = 0, fall = 0;
     long window = 0;
@@ -2619,6 +2768,7 @@ static int parse_roc(struct walk *w, const cJSON *pt, struct rules_roc_cfg *roc)
         roc->falling = fall > 0;
         roc->limit = rise > 0 ? rise : fall;
         roc->window_ns = (int64_t)window * 1000000;
+        rc = parse_alarm_opts(w, v, ac);
     }
 out:
     path_pop(w, mark);
@@ -2779,6 +2929,66 @@ static int check_rules(struct walk *w, const cJSON *pt, struct config_point *cp,
     return rc;
 }
 
+/* The path names the point. */
+static int parse_fault_alarm(struct walk *w, const cJSON *pt, struct alarm_config *ac)
+{
+    static const char *const keys[] = {"priority", "latching", "max_shelve_s",
+                                       "one_shot_shelve", NULL};
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, pt, "fault_alarm", false, &v, &mark);
+
+    if (rc == 0 && v) {
+        rc = expect_object(w, v);
+        if (rc == 0)
+            rc = check_keys(w, v, keys);
+        if (rc == 0)
+            rc = parse_alarm_opts(w, v, ac);
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/*
+ * GB 16808 holds a gas alarm until a person resets it, and a detector that cannot see is
+ * as dangerous as a leak: level-2 gas alarms and the faults of gas points must latch and
+ * must not be shelvable, unless a signed-off "override_reason" says why this site
+ * differs. The path names the point.
+ */
+static int check_latching(struct walk *w, struct config_point *cp,
+                          const struct limit_origin *origins)
+{
+    const struct rules_point_cfg *rcfg = &cp->rules;
+    bool gas = rcfg->kind != RULES_POINT_PROCESS;
+    size_t mark = w->path_len;
+    int rc = 0;
+
+    if (!gas || cp->override_reason[0] != '\0')
+        return 0;
+    for (unsigned i = 0; i < rcfg->n_limits && rc == 0; i++) {
+        const struct alarm_config *ac = &cp->alarm[i];
+
+        if (rcfg->limits[i].kind != RULES_LIMIT_GAS_L2 || (ac->latching && ac->max_shelve_ns == 0))
+            continue;
+        (void)path_key(w, origins[i].outer);
+        if (origins[i].inner)
+            (void)path_key(w, origins[i].inner);
+        rc = fail_at(w, ac->latching ? "max_shelve_s" : "latching",
+                     "a gas level-2 alarm must latch and cannot be shelved (GB 16808); a "
+                     "signed-off \"override_reason\" on the point may waive this");
+        path_pop(w, mark);
+    }
+    if (rc == 0 && (!cp->alarm[RULES_COND_FAULT].latching ||
+                    cp->alarm[RULES_COND_FAULT].max_shelve_ns != 0)) {
+        (void)path_key(w, "fault_alarm");
+        rc = fail_at(w, cp->alarm[RULES_COND_FAULT].latching ? "max_shelve_s" : "latching",
+                     "the fault alarm of a gas detector must latch and cannot be shelved; "
+                     "a signed-off \"override_reason\" on the point may waive this");
+        path_pop(w, mark);
+    }
+    return rc;
+}
+
 /*
  * The point's alarm rules: "gas" (its kind), "high" and "limits", "roc", fault_delay_ms
  * (already in cp), over_range_high and override_reason. The path names the point.
@@ -2790,10 +3000,18 @@ static int parse_rules(struct walk *w, const cJSON *pt, struct config_point *cp)
     int rc = parse_gas(w, pt, rcfg);
 
     rcfg->fault_delay_ns = (int64_t)cp->fault_delay_ms * 1000000;
+    /* Limits set by "gas" alone (oxygen) keep the defaults of their kind. */
+    for (unsigned i = 0; i < rcfg->n_limits; i++)
+        cp->alarm[i] = alarm_config_default(alarm_kind_of(rcfg->kind, rcfg->limits[i].kind));
+    cp->alarm[RULES_COND_ROC_RISE] = alarm_config_default(ALARM_KIND_RATE_OF_CHANGE);
+    cp->alarm[RULES_COND_FAULT] = alarm_config_default(ALARM_KIND_INSTRUMENT_FAULT);
     if (rc == 0)
-        rc = parse_limits(w, pt, &cp->high, rcfg, origins);
+        rc = parse_limits(w, pt, cp, origins);
     if (rc == 0)
-        rc = parse_roc(w, pt, &rcfg->roc);
+        rc = parse_roc(w, pt, &rcfg->roc, &cp->alarm[RULES_COND_ROC_RISE]);
+    cp->alarm[RULES_COND_ROC_FALL] = cp->alarm[RULES_COND_ROC_RISE];
+    if (rc == 0)
+        rc = parse_fault_alarm(w, pt, &cp->alarm[RULES_COND_FAULT]);
     if (rc == 0)
         rc = get_bool(w, pt, "over_range_high", false, &rcfg->over_range_high);
     if (rc == 0)
@@ -2802,6 +3020,8 @@ static int parse_rules(struct walk *w, const cJSON *pt, struct config_point *cp)
     cp->override_check = RULES_CHECK_OK;
     if (rc == 0)
         rc = check_rules(w, pt, cp, origins);
+    if (rc == 0)
+        rc = check_latching(w, cp, origins);
     /* "limits.h" is the H limit as much as "high" is: config_point.high mirrors it. */
     for (unsigned i = 0; rc == 0 && i < rcfg->n_limits; i++) {
         if (rcfg->limits[i].kind == RULES_LIMIT_H) {
@@ -2945,6 +3165,7 @@ static int parse_point(struct parse *p, const cJSON *v, size_t d,
                                        "gas",
                                        "over_range_high",
                                        "override_reason",
+                                       "fault_alarm",
                                        NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
@@ -3389,6 +3610,8 @@ static int parse_root(struct parse *p, const cJSON *root)
         rc = walk_entries(p, arr, parse_device);
     }
     path_pop(w, mark);
+    if (rc == 0)
+        rc = check_votes(p);
     return rc;
 }
 

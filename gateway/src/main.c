@@ -20,13 +20,16 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "config.h"
+#include "control.h"
 #include "log.h"
 #include "payload.h"
 #include "pgtime.h"
 #include "msg.h"
 #include "poller.h"
 #include "recorder.h"
+#include "relays.h"
 #include "ring.h"
 #include "rules.h"
 #include "rtloop.h"
@@ -55,10 +58,15 @@ struct daemon {
     int wake_fd;
     struct ring **sample_rings;
     struct ring *events, *readings, *outbox, *acks;
+    struct ring *commands, *results; /* the control socket's command source */
+    int results_fd, outputs_fd;
+    struct rtloop_source source;
     struct poller **pollers;
     struct rtloop *rt;
     struct recorder *rec;
     struct uplink *up;
+    struct control *ctl;
+    struct relays *relays;
 };
 
 static void usage(FILE *f)
@@ -119,6 +127,91 @@ static void lock_memory(void)
 #endif
 }
 
+/* Put one saved alarm back into the loop (store_load_alarms() callback). */
+static int restore_one(void *arg, const struct store_alarm *a)
+{
+    struct daemon *d = arg;
+    const struct config *cfg = d->cfg;
+    struct rtloop_alarm saved = {
+        .state = (uint8_t)a->state,
+        .shelve = (uint8_t)a->shelve,
+        .flags = (uint8_t)a->flags,
+        .seq = a->seq,
+        .since_utc_ms = a->since_ms,
+        .active_utc_ms = a->active_ms,
+        .shelve_until_utc_ms = a->shelve_until_ms,
+    };
+    long idx = -ENOENT;
+    int rc;
+
+    saved.limit = MSG_LIMIT_COUNT;
+    for (unsigned l = 0; l < MSG_LIMIT_COUNT; l++) {
+        if (strcmp(a->limit, msg_limit_name(l)) == 0)
+            saved.limit = (uint8_t)l;
+    }
+    if (saved.limit == MSG_LIMIT_VOTE) {
+        for (size_t i = 0; i < cfg->n_areas; i++) {
+            if (strcmp(cfg->areas[i].id, a->target) == 0)
+                idx = (long)i;
+        }
+    } else if (saved.limit != MSG_LIMIT_COUNT) {
+        idx = config_point_index(cfg, a->target);
+    }
+    rc = idx < 0 ? -ENOENT : 0;
+    if (rc == 0) {
+        saved.point = (uint32_t)idx;
+        rc = rtloop_restore(d->rt, &saved, pgtime_utc_ms());
+    }
+    /*
+     * A saved alarm the config no longer has cannot be shown or acted on. Dropping it is
+     * the only choice, and it must not happen silently: the log says what was lost.
+     */
+    if (rc == -ENOENT)
+        log_warn("saved alarm %s/%s (%s, seq %llu) is not in this configuration: dropped",
+                 a->target, a->limit, alarm_state_name((unsigned)a->state),
+                 (unsigned long long)a->seq);
+    else if (rc == 1)
+        log_warn("saved alarm %s/%s was inconsistent (%s): restored as unacknowledged and "
+                 "active",
+                 a->target, a->limit, alarm_state_name((unsigned)a->state));
+    else if (a->state != ALARM_NORMAL)
+        log_info("restored alarm %s/%s: %s", a->target, a->limit,
+                 alarm_state_name((unsigned)a->state));
+    return 0;
+}
+
+/* Standards waivers go on the audit trail at every start, as they go in the log. */
+static int audit_overrides(struct daemon *d)
+{
+    const struct config *cfg = d->cfg;
+    int64_t now = pgtime_utc_ms();
+    bool any = false;
+    int rc = 0;
+
+    for (size_t i = 0; i < cfg->n_points; i++)
+        any |= cfg->points[i].override_reason[0] != '\0';
+    if (!any)
+        return 0;
+    rc = store_begin(d->store, true);
+    for (size_t i = 0; rc == 0 && i < cfg->n_points; i++) {
+        const struct config_point *pt = &cfg->points[i];
+
+        if (pt->override_reason[0] != '\0')
+            rc = store_add_audit(d->store, now, cfg->path, "standards_override", pt->id,
+                                 rules_check_name(pt->override_check), pt->override_reason);
+    }
+    if (rc == 0)
+        rc = store_commit(d->store);
+    else
+        store_rollback(d->store);
+    return rc;
+}
+
+static uint32_t read_outputs(void *arg)
+{
+    return rtloop_outputs(arg);
+}
+
 static int daemon_start(struct daemon *d)
 {
     const struct config *cfg = d->cfg;
@@ -132,6 +225,8 @@ static int daemon_start(struct daemon *d)
         return rc;
     }
     rc = store_last_seq(d->store, &last_seq);
+    if (rc == 0)
+        rc = audit_overrides(d);
     if (rc < 0)
         return rc;
 
@@ -157,18 +252,61 @@ static int daemon_start(struct daemon *d)
         ring_new(sizeof(struct msg_sample), pow2_at_least(8 * cfg->n_points, 4096));
     d->outbox = ring_new(sizeof(struct msg_outbox), 64);
     d->acks = ring_new(sizeof(int64_t), 256);
-    if (d->events == NULL || d->readings == NULL || d->outbox == NULL || d->acks == NULL)
+    /* One result slot per command slot: the loop answers every command it takes. */
+    d->commands = ring_new(sizeof(struct msg_command), 64);
+    d->results = ring_new(sizeof(struct msg_cmd_result), 64);
+    if (d->events == NULL || d->readings == NULL || d->outbox == NULL || d->acks == NULL ||
+        d->commands == NULL || d->results == NULL)
         return -ENOMEM;
+    d->results_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    d->outputs_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (d->results_fd < 0 || d->outputs_fd < 0)
+        return -errno;
+    d->source = (struct rtloop_source){d->commands, d->results, d->results_fd};
 
     d->up = uplink_new(cfg, d->outbox, d->acks, d->wake_fd);
     if (d->up == NULL)
         return -EINVAL;
     d->rec = recorder_new(cfg, d->store, d->events, d->readings, d->outbox, d->acks,
                           d->wake_fd, uplink_wake, d->up);
-    d->rt = rtloop_new(cfg, d->sample_rings, cfg->n_buses, d->events, d->readings,
-                       last_seq + 1, d->wake_fd);
+    {
+        struct rtloop_params prm = {
+            .cfg = cfg,
+            .sample_rings = d->sample_rings,
+            .n_rings = cfg->n_buses,
+            .sources = &d->source,
+            .n_sources = 1,
+            .events = d->events,
+            .readings = d->readings,
+            .first_seq = last_seq + 1,
+            .wake_fd = d->wake_fd,
+            .outputs_fd = d->outputs_fd,
+        };
+
+        d->rt = rtloop_new(&prm);
+    }
     if (d->rec == NULL || d->rt == NULL)
         return -ENOMEM;
+    /* Resume every alarm where it was before the loop sees its first sample. */
+    rc = store_load_alarms(d->store, restore_one, d);
+    if (rc < 0)
+        return rc;
+    if (cfg->outputs.n != 0) {
+        char err[256];
+
+        rc = relays_open(cfg, &d->relays, err, sizeof(err));
+        if (rc < 0) {
+            log_error("local outputs: %s", err);
+            return rc;
+        }
+    }
+    if (cfg->control.socket[0] != '\0') {
+        rc = control_open(cfg, d->rt, &d->source, &d->ctl);
+        if (rc < 0) {
+            log_error("control socket %s: %s", cfg->control.socket, strerror(-rc));
+            return rc;
+        }
+    }
     for (size_t b = 0; b < cfg->n_buses; b++) {
         d->pollers[b] = poller_new(cfg, b, d->sample_rings[b]);
         if (d->pollers[b] == NULL)
@@ -180,6 +318,10 @@ static int daemon_start(struct daemon *d)
         rc = uplink_start(d->up);
     if (rc == 0)
         rc = rtloop_start(d->rt, &fifo, &pinned);
+    if (rc == 0 && d->relays != NULL)
+        rc = relays_start(d->relays, read_outputs, d->rt, d->outputs_fd);
+    if (rc == 0 && d->ctl != NULL)
+        rc = control_start(d->ctl);
     if (rc < 0) {
         log_error("cannot start threads: %s", strerror(-rc));
         return rc;
@@ -265,11 +407,16 @@ static void daemon_stop(struct daemon *d)
     struct recorder_stats rcs;
     struct uplink_stats us;
 
+    /* Commands first: nobody should be told "accepted" by a loop about to stop. */
+    if (d->ctl != NULL)
+        control_stop(d->ctl);
     for (size_t b = 0; d->pollers != NULL && b < cfg->n_buses; b++)
         if (d->pollers[b] != NULL)
             poller_stop(d->pollers[b]);
     if (d->rt != NULL)
         rtloop_stop(d->rt);
+    if (d->relays != NULL)
+        relays_stop(d->relays);
     if (d->rec != NULL && recorder_flush(d->rec, 5000) < 0)
         log_warn("recorder did not finish its last pass in time");
     if (d->up != NULL)
@@ -299,6 +446,8 @@ static void daemon_stop(struct daemon *d)
 
     for (size_t b = 0; d->pollers != NULL && b < cfg->n_buses; b++)
         poller_free(d->pollers[b]);
+    control_close(d->ctl);
+    relays_close(d->relays);
     rtloop_free(d->rt);
     recorder_free(d->rec);
     uplink_free(d->up);
@@ -310,8 +459,14 @@ static void daemon_stop(struct daemon *d)
     ring_free(d->readings);
     ring_free(d->outbox);
     ring_free(d->acks);
+    ring_free(d->commands);
+    ring_free(d->results);
     if (d->wake_fd >= 0)
         (void)close(d->wake_fd);
+    if (d->results_fd >= 0)
+        (void)close(d->results_fd);
+    if (d->outputs_fd >= 0)
+        (void)close(d->outputs_fd);
     store_close(d->store);
 }
 
@@ -322,7 +477,7 @@ int main(int argc, char **argv)
         {"debug", no_argument, NULL, 'd'},        {"version", no_argument, NULL, 'V'},
         {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
     };
-    struct daemon d = {.wake_fd = -1};
+    struct daemon d = {.wake_fd = -1, .results_fd = -1, .outputs_fd = -1};
     const char *path = NULL;
     char err[CONFIG_ERR_LEN];
     bool check = false, debug = false;

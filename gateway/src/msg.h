@@ -228,18 +228,20 @@ struct msg_event {
     int64_t mono_ns;          /* CLOCK_MONOTONIC of the deciding sample or command */
     int64_t utc_ms;           /* wall clock of the same */
     int64_t since_utc_ms;     /* when the alarm entered its state `to` */
+    int64_t active_utc_ms;    /* when the alarm last went on the active list; 0 never */
     int64_t shelve_until_utc_ms; /* shelved: when the shelve ends at the latest; else 0 */
     char user[MSG_USER_LEN];     /* operator actions; "" for process events */
     char reason[MSG_REASON_LEN];
 };
 
 /*
- * The longest topic a valid config can produce is a 127-byte prefix, "/alarm/" and a
- * 63-byte point id: 197 bytes. The longest alarm payload, with every id at 63 bytes, is
- * under 800. Both limits leave room, so encoding an event can never fail for length.
+ * The longest topic a valid config can produce is a 127-byte prefix, "/maintenance/" and
+ * a 63-byte point id: 203 bytes. The longest alarm payload, with every id at 63 bytes and
+ * a reason of 127 characters that all need escaping, is under 1,400. Both limits leave
+ * room, so encoding an event can never fail for length.
  */
 #define MSG_TOPIC_LEN   256
-#define MSG_PAYLOAD_LEN 1024
+#define MSG_PAYLOAD_LEN 2048
 
 /* One stored outbox row to publish: recorder -> uplink. */
 struct msg_outbox {

@@ -1,6 +1,7 @@
 #include "payload.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -14,11 +15,32 @@ static int fit(int n, size_t len)
     return n < 0 || (size_t)n >= len ? -ENOSPC : n;
 }
 
-int payload_alarm_topic(const struct config *cfg, size_t point, char *buf, size_t len)
+int payload_event_topic(const struct config *cfg, const struct msg_event *ev, char *buf,
+                        size_t len)
 {
-    return fit(
-        snprintf(buf, len, "%s/alarm/%s", cfg->mqtt.topic_prefix, cfg->points[point].id),
-        len);
+    const char *pre = cfg->mqtt.topic_prefix;
+
+    switch (ev->type) {
+    case MSG_EV_ALARM:
+        if (ev->limit == MSG_LIMIT_VOTE)
+            return ev->point < cfg->n_areas
+                       ? fit(snprintf(buf, len, "%s/alarm/area/%s", pre,
+                                      cfg->areas[ev->point].id),
+                             len)
+                       : -EINVAL;
+        /* fall through */
+    case MSG_EV_MAINT:
+        if (ev->point >= cfg->n_points)
+            return -EINVAL;
+        return fit(snprintf(buf, len, "%s/%s/%s", pre,
+                            ev->type == MSG_EV_ALARM ? "alarm" : "maintenance",
+                            cfg->points[ev->point].id),
+                   len);
+    case MSG_EV_SILENCE:
+        return fit(snprintf(buf, len, "%s/silence", pre), len);
+    default:
+        return 0; /* refused commands are audited, not published */
+    }
 }
 
 int payload_status_topic(const struct config *cfg, char *buf, size_t len)
@@ -40,14 +62,88 @@ static void iso8601(int64_t utc_ms, char *buf, size_t len)
     (void)snprintf(buf + n, len - n, ".%03dZ", (int)ms);
 }
 
+static bool add_str(cJSON *o, const char *k, const char *v)
+{
+    return cJSON_AddStringToObject(o, k, v) != NULL;
+}
+
+static bool add_num(cJSON *o, const char *k, double v)
+{
+    return cJSON_AddNumberToObject(o, k, v) != NULL;
+}
+
+static bool add_bool(cJSON *o, const char *k, bool v)
+{
+    return cJSON_AddBoolToObject(o, k, v) != NULL;
+}
+
+/* A NaN (no good value yet; no set-point for a fault) goes on the wire as null. */
+static bool add_num_or_null(cJSON *o, const char *k, double v)
+{
+    return isnan(v) ? cJSON_AddNullToObject(o, k) != NULL : add_num(o, k, v);
+}
+
+/* What the event is about: the point and its device and area, or a voting area. */
+static bool add_subject(cJSON *o, const struct config *cfg, const struct msg_event *ev)
+{
+    if (ev->type == MSG_EV_SILENCE)
+        return add_str(o, "area", ev->point < cfg->n_areas ? cfg->areas[ev->point].id : "*");
+    if (ev->limit == MSG_LIMIT_VOTE)
+        return cJSON_AddNullToObject(o, "point") != NULL &&
+               cJSON_AddNullToObject(o, "device") != NULL &&
+               add_str(o, "area", cfg->areas[ev->point].id) && add_str(o, "unit", "");
+
+    const struct config_point *pt = &cfg->points[ev->point];
+
+    return add_str(o, "point", pt->id) && add_str(o, "device", cfg->devices[pt->device].id) &&
+           add_str(o, "area", cfg->areas[pt->area].id) && add_str(o, "unit", pt->unit);
+}
+
+static bool add_alarm_fields(cJSON *o, const struct msg_event *ev)
+{
+    char ts[40];
+    bool ok = add_str(o, "limit", msg_limit_name(ev->limit)) &&
+              add_str(o, "event", alarm_event_name(ev->event)) &&
+              (ev->from < ALARM_STATE_COUNT ? add_str(o, "from", alarm_state_name(ev->from))
+                                            : cJSON_AddNullToObject(o, "from") != NULL) &&
+              add_str(o, "to", alarm_state_name(ev->to)) &&
+              add_bool(o, "active", alarm_state_active(ev->to)) &&
+              add_bool(o, "condition", (ev->flags & MSG_F_CONDITION) != 0) &&
+              add_num(o, "priority", ev->priority) &&
+              add_bool(o, "first_out", (ev->flags & MSG_F_FIRST_OUT) != 0) &&
+              add_bool(o, "annunciate", (ev->flags & MSG_F_ANNUNCIATE) != 0) &&
+              add_bool(o, "latching", (ev->flags & MSG_F_LATCHING) != 0) &&
+              add_str(o, "quality", msg_quality_name(ev->quality)) &&
+              add_num_or_null(o, "value", ev->value) &&
+              add_num_or_null(o, "setpoint", ev->setpoint) &&
+              add_num_or_null(o, "deadband", ev->deadband) &&
+              add_num(o, "since_ms", (double)ev->since_utc_ms);
+
+    if (ok && ev->to == ALARM_SHELVED) {
+        iso8601(ev->shelve_until_utc_ms, ts, sizeof(ts));
+        ok = add_str(o, "shelved_until", ts);
+    }
+    if (ok && (ev->flags & MSG_F_RECOVERED))
+        ok = add_bool(o, "recovered", true);
+    return ok;
+}
+
 int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, char *buf,
                         size_t len)
 {
-    const struct config_point *pt = &cfg->points[ev->point];
+    static const char *const types[MSG_EV_TYPE_COUNT] = {"alarm", "rejected", "silence",
+                                                         "maintenance"};
     char ts[40];
-    cJSON *o = cJSON_CreateObject();
+    cJSON *o;
+    bool ok;
     int rc = -ENOMEM;
 
+    if (ev->type >= MSG_EV_TYPE_COUNT || ev->type == MSG_EV_REJECTED ||
+        (ev->type != MSG_EV_SILENCE &&
+         (ev->limit == MSG_LIMIT_VOTE ? ev->point >= cfg->n_areas
+                                      : ev->point >= cfg->n_points)))
+        return -EINVAL;
+    o = cJSON_CreateObject();
     if (o == NULL)
         return -ENOMEM;
     iso8601(ev->utc_ms, ts, sizeof(ts));
@@ -55,30 +151,19 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
      * cJSON prints numbers with 15 significant digits, so integers are exact below
      * 10^15: far beyond any sequence number or millisecond timestamp of our lifetime.
      */
-    if (cJSON_AddNumberToObject(o, "schema", PAYLOAD_SCHEMA) == NULL ||
-        cJSON_AddStringToObject(o, "gateway", cfg->gateway.id) == NULL ||
-        cJSON_AddStringToObject(o, "site", cfg->gateway.site) == NULL ||
-        cJSON_AddNumberToObject(o, "seq", (double)ev->seq) == NULL ||
-        cJSON_AddStringToObject(o, "point", pt->id) == NULL ||
-        cJSON_AddStringToObject(o, "device", cfg->devices[pt->device].id) == NULL ||
-        cJSON_AddStringToObject(o, "area", cfg->areas[pt->area].id) == NULL ||
-        cJSON_AddStringToObject(o, "limit", msg_limit_name(ev->limit)) == NULL ||
-        cJSON_AddStringToObject(o, "event",
-                                ev->kind == MSG_EVENT_ACTIVATED ? "activated"
-                                                                : "cleared") == NULL ||
-        cJSON_AddBoolToObject(o, "active", ev->kind == MSG_EVENT_ACTIVATED) == NULL ||
-        cJSON_AddBoolToObject(o, "test", (ev->flags & MSG_F_TEST) != 0) == NULL ||
-        cJSON_AddStringToObject(o, "quality", msg_quality_name(ev->quality)) == NULL ||
-        /* cJSON writes a NaN (no good value yet) as null. A fault has no setpoint. */
-        cJSON_AddNumberToObject(o, "value", ev->value) == NULL ||
-        (ev->limit == MSG_LIMIT_FAULT
-             ? cJSON_AddNullToObject(o, "setpoint") == NULL ||
-                   cJSON_AddNullToObject(o, "deadband") == NULL
-             : cJSON_AddNumberToObject(o, "setpoint", ev->setpoint) == NULL ||
-                   cJSON_AddNumberToObject(o, "deadband", ev->deadband) == NULL) ||
-        cJSON_AddStringToObject(o, "unit", pt->unit) == NULL ||
-        cJSON_AddStringToObject(o, "ts", ts) == NULL ||
-        cJSON_AddNumberToObject(o, "ts_ms", (double)ev->utc_ms) == NULL)
+    ok = add_num(o, "schema", PAYLOAD_SCHEMA) && add_str(o, "type", types[ev->type]) &&
+         add_str(o, "gateway", cfg->gateway.id) && add_str(o, "site", cfg->gateway.site) &&
+         add_num(o, "seq", (double)ev->seq) && add_subject(o, cfg, ev);
+    if (ok && ev->type == MSG_EV_ALARM)
+        ok = add_alarm_fields(o, ev);
+    if (ok && ev->type == MSG_EV_MAINT)
+        ok = add_bool(o, "maintenance", (ev->flags & MSG_F_CONDITION) != 0) &&
+             add_str(o, "quality", msg_quality_name(ev->quality));
+    ok = ok && add_bool(o, "test", (ev->flags & MSG_F_TEST) != 0) && add_str(o, "ts", ts) &&
+         add_num(o, "ts_ms", (double)ev->utc_ms);
+    if (ok && ev->user[0] != '\0')
+        ok = add_str(o, "user", ev->user) && add_str(o, "reason", ev->reason);
+    if (!ok)
         goto out;
     if (!cJSON_PrintPreallocated(o, buf, (int)(len > 5 ? len - 5 : 0), 0)) {
         /* cJSON asks for 5 spare bytes to be sure of its own bounds. */

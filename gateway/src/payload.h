@@ -16,20 +16,26 @@
 #include "rtloop.h"
 #include "uplink.h"
 
-#define PAYLOAD_SCHEMA 1
+#define PAYLOAD_SCHEMA 2
 
 /*
- * Write the topic of an alarm event for point into buf: "<prefix>/alarm/<point id>".
- * Returns its length, or -ENOSPC if it does not fit.
+ * Write the topic of a journal event into buf: "<prefix>/alarm/<point id>" for an alarm
+ * of a point, "<prefix>/alarm/area/<area id>" for an area's vote, "<prefix>/silence"
+ * and "<prefix>/maintenance/<point id>". Returns its length; 0 for an event that is not
+ * published (a refused command, which is audited only); -ENOSPC if it does not fit;
+ * -EINVAL for an event naming no point or area of cfg.
  */
-int payload_alarm_topic(const struct config *cfg, size_t point, char *buf, size_t len);
+int payload_event_topic(const struct config *cfg, const struct msg_event *ev, char *buf,
+                        size_t len);
 
 /* Write the status topic "<prefix>/status". Returns its length or -ENOSPC. */
 int payload_status_topic(const struct config *cfg, char *buf, size_t len);
 
 /*
- * Encode an alarm event as compact JSON into buf (not NUL-terminated in the count).
- * Returns the length, -ENOSPC if it does not fit, or -ENOMEM.
+ * Encode a published journal event (an alarm step, a silence, a maintenance change) as
+ * compact JSON into buf (schema 2, docs/mqtt.md). Returns the length (not counting the
+ * NUL), -ENOSPC if it does not fit, -EINVAL for a refused command or an event naming no
+ * point or area of cfg, or -ENOMEM.
  */
 int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, char *buf,
                         size_t len);

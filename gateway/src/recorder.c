@@ -114,10 +114,14 @@ static int write_event(struct recorder *rec, const struct msg_event *ev)
     char payload[MSG_PAYLOAD_LEN];
     int tlen, plen;
 
-    tlen = payload_alarm_topic(rec->cfg, ev->point, topic, sizeof(topic));
+    tlen = payload_event_topic(rec->cfg, ev, topic, sizeof(topic));
+    if (tlen < 0)
+        return tlen;
+    if (tlen == 0) /* audited only */
+        return store_add_event(rec->st, ev, NULL, NULL, 0, 1);
     plen = payload_alarm_event(rec->cfg, ev, payload, sizeof(payload));
-    if (tlen < 0 || plen < 0)
-        return tlen < 0 ? tlen : plen;
+    if (plen < 0)
+        return plen;
     return store_add_event(rec->st, ev, topic, payload, (size_t)plen, 1);
 }
 

@@ -1,6 +1,7 @@
 #include "rtloop.h"
 
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -9,41 +10,106 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alarm.h"
 #include "msg.h"
+#include "outputs.h"
 #include "pgtime.h"
 #include "rules.h"
 
 #define RTLOOP_STACK_SIZE  (256 * 1024)
 #define RTLOOP_STACK_TOUCH (64 * 1024)
-/* The most events one sample or one timer can cause: every condition of its point. */
-#define RTLOOP_EVENTS_PER_SAMPLE RULES_MAX_EVENTS
+/*
+ * The most events one sample, timer or command can cause: every condition of its point,
+ * each of which could also need a recovery event (an alarm record found corrupt), and its
+ * area's vote.
+ */
+#define RTLOOP_EVENTS_PER_SAMPLE (2 * RULES_MAX_EVENTS + 2)
 /* Bound one cycle's work so a flood of samples cannot stretch a cycle without limit. */
 #define RTLOOP_MAX_SAMPLES_PER_CYCLE 32768
+#define RTLOOP_MAX_COMMANDS_PER_CYCLE 64
+
+#define RT_NONE  UINT32_MAX
+#define RT_CONDS (RULES_COND_FAULT + 1) /* the conditions an alarm can be on */
+#define RT_VOTE  RT_CONDS               /* rt_alarm.cond of an area's vote alarm */
+
+/*
+ * One alarm: the state machine's record and what the loop knows about it. The view is a
+ * copy for other threads, published under a sequence lock after every step: gen is odd
+ * while the loop writes it.
+ */
+struct rt_alarm {
+    struct alarm a;
+    const struct alarm_config *cfg; /* in the site config, which outlives the loop */
+    uint32_t point;                 /* point index, or area index for a vote */
+    uint32_t area;
+    uint32_t outputs; /* the relays it drives (outputs_mask()) */
+    uint8_t limit;    /* enum msg_limit */
+    uint8_t cond;     /* RULES_COND_* index, or RT_VOTE */
+    double setpoint;
+    double deadband;
+    uint64_t seq;
+    int64_t since_utc_ms;
+    int64_t active_utc_ms;
+    int64_t shelve_until_utc_ms;
+};
+
+struct rt_view {
+    _Atomic uint32_t gen;
+    struct rtloop_alarm v;
+};
 
 /*
  * The loop's private view of one point: its rule configuration, built once from the site
- * config, the rules' state, and what the last sample said, for events that a timer
- * decides (an on-delay or a fault delay running out) rather than a sample.
+ * config, the rules' state, its alarms, and what the last sample said, for events that a
+ * timer decides (an on-delay or a fault delay running out) rather than a sample.
  */
 struct rt_point {
     struct rules_point_cfg cfg;
     struct rules_point_state st;
-    enum msg_limit limit_of[RULES_MAX_LIMITS]; /* what each configured limit is called */
+    uint32_t alarm_of[RT_CONDS]; /* alarm index per condition, or RT_NONE */
     uint8_t last_quality;
     uint8_t last_flags;
+};
+
+/* One area: its first-out and, when it votes, its vote alarm and members. */
+struct rt_area {
+    struct alarm_area fo;
+    uint32_t vote_alarm; /* or RT_NONE */
+    uint32_t *members;   /* point indexes */
+    struct rules_member *scratch;
+    size_t n_members;
+    bool dirty; /* a member's conditions changed: count the vote again */
+};
+
+/* When and on what evidence a step happens. */
+struct rt_when {
+    int64_t mono_ns;
+    int64_t utc_ms;
+    uint8_t quality;
+    uint8_t flags;
 };
 
 struct rtloop {
     const struct config *cfg;
     struct ring *const *sample_rings;
     size_t n_rings;
+    const struct rtloop_source *sources;
+    size_t n_sources;
     struct ring *events;
     struct ring *readings;
     int wake_fd;
+    int outputs_fd;
     uint64_t next_seq;
     int64_t period_ns;
 
     struct rt_point *points;
+    struct rt_area *areas;
+    struct rt_alarm *alarms;
+    struct rt_view *views;
+    size_t n_alarms;
+    int64_t shelve_next_ns; /* the earliest shelve deadline, or RULES_NEVER */
+    struct outputs_state out;
+    uint32_t word;
 
     pthread_t thread;
     bool started;
@@ -54,9 +120,10 @@ struct rtloop {
      * make each counter tear-free without ordering cost on the RT path.
      */
     _Atomic uint64_t cycles, overruns, missed, samples, events_out, readings_dropped,
-        backpressure;
+        backpressure, commands, rejected;
     _Atomic int64_t max_late_ns, max_exec_ns;
     _Atomic uint64_t late_hist[RTLOOP_HIST_BUCKETS];
+    _Atomic uint32_t n_active, n_unack, out_word;
     atomic_bool fifo;
 };
 
@@ -73,39 +140,145 @@ static enum msg_limit limit_code(uint8_t kind)
     return kind < RULES_LIMIT_COUNT ? codes[kind] : MSG_LIMIT_HIGH;
 }
 
-struct rtloop *rtloop_new(const struct config *cfg, struct ring *const *sample_rings,
-                          size_t n_rings, struct ring *events, struct ring *readings,
-                          uint64_t first_seq, int wake_fd)
+static bool unack_state(unsigned s)
+{
+    return s == ALARM_UNACK || s == ALARM_RTN_UNACK || s == ALARM_LATCHED_UNACK;
+}
+
+static bool vote_member(const struct config_point *pt)
+{
+    return pt->rules.kind == RULES_POINT_COMBUSTIBLE ||
+           pt->rules.kind == RULES_POINT_TOXIC_OEL || pt->rules.kind == RULES_POINT_TOXIC_IDLH;
+}
+
+static size_t count_alarms(const struct config *cfg)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < cfg->n_points; i++) {
+        const struct rules_point_cfg *r = &cfg->points[i].rules;
+
+        n += r->n_limits + (r->roc.rising ? 1 : 0) + (r->roc.falling ? 1 : 0) + 1;
+    }
+    for (size_t a = 0; a < cfg->n_areas; a++)
+        n += cfg->areas[a].voting ? 1 : 0;
+    return n;
+}
+
+static void add_alarm(struct rtloop *rt, uint32_t point, uint32_t area, uint8_t cond,
+                      uint8_t limit, const struct alarm_config *ac, double setpoint,
+                      double deadband)
+{
+    struct rt_alarm *al = &rt->alarms[rt->n_alarms];
+
+    alarm_init(&al->a, pgtime_mono_ns());
+    al->cfg = ac;
+    al->point = point;
+    al->area = area;
+    al->cond = cond;
+    al->limit = limit;
+    al->setpoint = setpoint;
+    al->deadband = deadband;
+    /* Test alarms drive the relays only where the config asks for it (outputs_mask()). */
+    al->outputs = outputs_mask(rt->cfg, ac->priority, area, false);
+    if (cond < RT_CONDS)
+        rt->points[point].alarm_of[cond] = (uint32_t)rt->n_alarms;
+    else
+        rt->areas[area].vote_alarm = (uint32_t)rt->n_alarms;
+    rt->n_alarms++;
+}
+
+static void publish(struct rtloop *rt, uint32_t i);
+
+static int build_tables(struct rtloop *rt)
+{
+    const struct config *cfg = rt->cfg;
+    size_t n = count_alarms(cfg);
+
+    rt->points = calloc(cfg->n_points ? cfg->n_points : 1, sizeof(*rt->points));
+    rt->areas = calloc(cfg->n_areas ? cfg->n_areas : 1, sizeof(*rt->areas));
+    rt->alarms = calloc(n ? n : 1, sizeof(*rt->alarms));
+    rt->views = calloc(n ? n : 1, sizeof(*rt->views));
+    if (!rt->points || !rt->areas || !rt->alarms || !rt->views)
+        return -ENOMEM;
+    for (size_t a = 0; a < cfg->n_areas; a++) {
+        struct rt_area *ar = &rt->areas[a];
+
+        alarm_area_init(&ar->fo);
+        ar->vote_alarm = RT_NONE;
+        if (!cfg->areas[a].voting)
+            continue;
+        for (size_t i = 0; i < cfg->n_points; i++)
+            ar->n_members += cfg->points[i].area == a && vote_member(&cfg->points[i]);
+        ar->members = calloc(ar->n_members ? ar->n_members : 1, sizeof(*ar->members));
+        ar->scratch = calloc(ar->n_members ? ar->n_members : 1, sizeof(*ar->scratch));
+        if (!ar->members || !ar->scratch)
+            return -ENOMEM;
+        ar->n_members = 0;
+        for (size_t i = 0; i < cfg->n_points; i++) {
+            if (cfg->points[i].area == a && vote_member(&cfg->points[i]))
+                ar->members[ar->n_members++] = (uint32_t)i;
+        }
+        ar->dirty = true;
+    }
+    for (size_t i = 0; i < cfg->n_points; i++) {
+        const struct config_point *pt = &cfg->points[i];
+        struct rt_point *p = &rt->points[i];
+        uint32_t pi = (uint32_t)i, ai = (uint32_t)pt->area;
+
+        /* The config resolved and checked the rules when it was loaded. */
+        p->cfg = pt->rules;
+        rules_point_init(&p->st);
+        p->last_quality = MSG_Q_COUNT;
+        for (unsigned c = 0; c < RT_CONDS; c++)
+            p->alarm_of[c] = RT_NONE;
+        for (unsigned k = 0; k < p->cfg.n_limits && k < RULES_MAX_LIMITS; k++)
+            add_alarm(rt, pi, ai, (uint8_t)k, (uint8_t)limit_code(p->cfg.limits[k].kind),
+                      &pt->alarm[k], p->cfg.limits[k].setpoint, p->cfg.limits[k].deadband);
+        /* A rate condition reports its configured rate as the set-point, no deadband. */
+        if (p->cfg.roc.rising)
+            add_alarm(rt, pi, ai, RULES_COND_ROC_RISE, MSG_LIMIT_ROC_RISE,
+                      &pt->alarm[RULES_COND_ROC_RISE], p->cfg.roc.limit, 0.0);
+        if (p->cfg.roc.falling)
+            add_alarm(rt, pi, ai, RULES_COND_ROC_FALL, MSG_LIMIT_ROC_FALL,
+                      &pt->alarm[RULES_COND_ROC_FALL], p->cfg.roc.limit, 0.0);
+        add_alarm(rt, pi, ai, RULES_COND_FAULT, MSG_LIMIT_FAULT, &pt->alarm[RULES_COND_FAULT],
+                  (double)NAN, (double)NAN);
+    }
+    for (size_t a = 0; a < cfg->n_areas; a++) {
+        if (cfg->areas[a].voting)
+            add_alarm(rt, (uint32_t)a, (uint32_t)a, RT_VOTE, MSG_LIMIT_VOTE,
+                      &cfg->areas[a].vote_alarm, (double)cfg->areas[a].vote.k, (double)NAN);
+    }
+    for (uint32_t i = 0; i < rt->n_alarms; i++)
+        publish(rt, i);
+    return 0;
+}
+
+struct rtloop *rtloop_new(const struct rtloop_params *prm)
 {
     struct rtloop *rt = calloc(1, sizeof(*rt));
 
     if (rt == NULL)
         return NULL;
-    rt->points = calloc(cfg->n_points ? cfg->n_points : 1, sizeof(*rt->points));
-    if (rt->points == NULL) {
-        free(rt);
+    rt->cfg = prm->cfg;
+    rt->sample_rings = prm->sample_rings;
+    rt->n_rings = prm->n_rings;
+    rt->sources = prm->sources;
+    rt->n_sources = prm->n_sources;
+    rt->events = prm->events;
+    rt->readings = prm->readings;
+    rt->wake_fd = prm->wake_fd;
+    rt->outputs_fd = prm->outputs_fd;
+    rt->next_seq = prm->first_seq;
+    rt->period_ns = (int64_t)prm->cfg->rt.period_ms * PGTIME_NS_PER_MS;
+    rt->shelve_next_ns = RULES_NEVER;
+    outputs_init(&rt->out);
+    if (build_tables(rt) != 0) {
+        rtloop_free(rt);
         errno = ENOMEM;
         return NULL;
     }
-    for (size_t i = 0; i < cfg->n_points; i++) {
-        const struct config_point *pt = &cfg->points[i];
-        struct rt_point *p = &rt->points[i];
-
-        /* The config resolved and checked the rules when it was loaded. */
-        p->cfg = pt->rules;
-        for (unsigned k = 0; k < p->cfg.n_limits && k < RULES_MAX_LIMITS; k++)
-            p->limit_of[k] = limit_code(p->cfg.limits[k].kind);
-        rules_point_init(&p->st);
-        p->last_quality = MSG_Q_COUNT;
-    }
-    rt->cfg = cfg;
-    rt->sample_rings = sample_rings;
-    rt->n_rings = n_rings;
-    rt->events = events;
-    rt->readings = readings;
-    rt->wake_fd = wake_fd;
-    rt->next_seq = first_seq;
-    rt->period_ns = (int64_t)cfg->rt.period_ms * PGTIME_NS_PER_MS;
     return rt;
 }
 
@@ -114,7 +287,14 @@ void rtloop_free(struct rtloop *rt)
     if (rt == NULL)
         return;
     rtloop_stop(rt);
+    for (size_t a = 0; rt->areas && a < rt->cfg->n_areas; a++) {
+        free(rt->areas[a].members);
+        free(rt->areas[a].scratch);
+    }
+    free(rt->areas);
     free(rt->points);
+    free(rt->alarms);
+    free(rt->views);
     free(rt);
 }
 
@@ -142,102 +322,294 @@ static inline unsigned hist_bucket(int64_t late_ns)
     return b;
 }
 
-/* ---- the real-time path: everything below until rtloop_main() must stay allocation-,
- * ---- log- and syscall-free (except the eventfd wake). */
-
-static bool emit(struct rtloop *rt, uint32_t point, enum msg_event_kind kind,
-                 enum msg_limit limit, const struct rules_limit_cfg *lim, int64_t mono_ns,
-                 int64_t utc_ms)
+/* The alarm an operator names by point (or area) and limit, or RT_NONE. */
+static uint32_t find_alarm(const struct rtloop *rt, uint32_t point, uint8_t limit)
 {
-    const struct rt_point *p = &rt->points[point];
-    struct msg_event ev = {
-        .seq = rt->next_seq,
-        .point = point,
-        .kind = (uint8_t)kind,
-        .limit = (uint8_t)limit,
-        .flags = p->last_flags,
-        .quality = p->last_quality,
-        /* The last good value: a fault, or a timer, has no value of its own. */
-        .value = p->st.value,
-        .setpoint = lim != NULL ? lim->setpoint : 0.0,
-        .deadband = lim != NULL ? lim->deadband : 0.0,
-        .mono_ns = mono_ns,
-        .utc_ms = utc_ms,
-    };
+    if (limit == MSG_LIMIT_VOTE)
+        return point < rt->cfg->n_areas ? rt->areas[point].vote_alarm : RT_NONE;
+    if (point >= rt->cfg->n_points)
+        return RT_NONE;
+    for (unsigned c = 0; c < RT_CONDS; c++) {
+        uint32_t i = rt->points[point].alarm_of[c];
 
-    /* Room was reserved before the sample or timer was taken, so this cannot fail. */
-    if (!ring_push(rt->events, &ev))
+        if (i != RT_NONE && rt->alarms[i].limit == limit)
+            return i;
+    }
+    return RT_NONE;
+}
+
+/* ---- the real-time path: everything below until rtloop_main() must stay allocation-,
+ * ---- log- and syscall-free (except the eventfd writes). */
+
+static inline int64_t ns_to_ms(int64_t ns)
+{
+    return ns / PGTIME_NS_PER_MS;
+}
+
+/*
+ * Copy alarm i for other threads. The sequence lock makes a torn copy detectable: a
+ * reader that saw an odd generation, or a different one after copying, retries.
+ */
+static void publish(struct rtloop *rt, uint32_t i)
+{
+    const struct rt_alarm *al = &rt->alarms[i];
+    struct rt_view *v = &rt->views[i];
+    uint32_t g = atomic_load_explicit(&v->gen, memory_order_relaxed);
+    double value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN;
+    uint8_t flags = (uint8_t)((al->a.condition ? MSG_F_CONDITION : 0) |
+                              (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
+                              (al->cfg->latching ? MSG_F_LATCHING : 0));
+
+    if (al->cond < RT_CONDS)
+        flags |= rt->points[al->point].last_flags & MSG_F_TEST;
+    atomic_store_explicit(&v->gen, g + 1, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release);
+    v->v = (struct rtloop_alarm){
+        .point = al->point,
+        .limit = al->limit,
+        .state = al->a.state,
+        .shelve = al->a.shelve,
+        .priority = al->cfg->priority,
+        .kind = al->cfg->kind,
+        .flags = flags,
+        .area = al->area,
+        .seq = al->seq,
+        .value = value,
+        .setpoint = al->setpoint,
+        .since_utc_ms = al->since_utc_ms,
+        .active_utc_ms = al->active_utc_ms,
+        .shelve_until_utc_ms = al->shelve_until_utc_ms,
+    };
+    atomic_store_explicit(&v->gen, g + 2, memory_order_release);
+}
+
+/* Room was reserved before the sample, timer or command was taken: this cannot fail. */
+static bool push_event(struct rtloop *rt, struct msg_event *ev)
+{
+    ev->seq = rt->next_seq;
+    if (!ring_push(rt->events, ev))
         return false;
     rt->next_seq++;
     count(&rt->events_out, 1);
     return true;
 }
 
-/*
- * Emit one condition's activation and clear in the order they happened: a condition
- * that is active after the step was cleared first if both were reported (see
- * RULES_EV_ACTIVATED). Re-alarms are not events on the wire yet.
- */
-static bool emit_cond(struct rtloop *rt, uint32_t point, unsigned ev, bool active_now,
-                      enum msg_limit limit, const struct rules_limit_cfg *lim,
-                      int64_t mono_ns, int64_t utc_ms)
+static void copy_text(char *dst, size_t size, const char *src)
 {
-    bool emitted = false;
+    size_t n = 0;
 
-    if ((ev & RULES_EV_CLEARED) && active_now)
-        emitted |= emit(rt, point, MSG_EVENT_CLEARED, limit, lim, mono_ns, utc_ms);
-    if (ev & RULES_EV_ACTIVATED)
-        emitted |= emit(rt, point, MSG_EVENT_ACTIVATED, limit, lim, mono_ns, utc_ms);
-    if ((ev & RULES_EV_CLEARED) && !active_now)
-        emitted |= emit(rt, point, MSG_EVENT_CLEARED, limit, lim, mono_ns, utc_ms);
-    return emitted;
+    if (src != NULL) {
+        while (n + 1 < size && src[n] != '\0') {
+            dst[n] = src[n];
+            n++;
+        }
+    }
+    dst[n] = '\0';
+}
+
+/* Journal one step of alarm i. */
+static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transition *t,
+                      const struct rt_when *w, const struct msg_command *c)
+{
+    struct rt_alarm *al = &rt->alarms[i];
+    struct msg_event ev = {
+        .req = c != NULL ? c->req : 0,
+        .point = al->point,
+        .type = MSG_EV_ALARM,
+        .limit = al->limit,
+        .event = t->event,
+        .from = t->recovered ? ALARM_STATE_COUNT : t->from,
+        .to = t->to,
+        .priority = al->cfg->priority,
+        .flags = (uint8_t)((w->flags & MSG_F_TEST) | (t->condition ? MSG_F_CONDITION : 0) |
+                           (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
+                           (t->annunciate ? MSG_F_ANNUNCIATE : 0) |
+                           (t->recovered ? MSG_F_RECOVERED : 0) |
+                           (al->cfg->latching ? MSG_F_LATCHING : 0)),
+        .quality = w->quality,
+        .shelve = al->a.shelve,
+        .source = c != NULL ? c->source : 0,
+        .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
+        .setpoint = al->setpoint,
+        .deadband = al->deadband,
+        .mono_ns = w->mono_ns,
+        .utc_ms = w->utc_ms,
+        .since_utc_ms = al->since_utc_ms,
+        .active_utc_ms = al->active_utc_ms,
+        .shelve_until_utc_ms = al->shelve_until_utc_ms,
+    };
+
+    if (c != NULL) {
+        copy_text(ev.user, sizeof(ev.user), c->user);
+        copy_text(ev.reason, sizeof(ev.reason), c->reason);
+    }
+    if (push_event(rt, &ev))
+        al->seq = ev.seq;
 }
 
 /*
- * Turn one rules step's event bits into events: limits first, then the rate of change,
- * then the fault. At most RULES_MAX_EVENTS, which is what the caller reserved.
+ * What a step changes around the alarm: the counters, the times, the area's first-out,
+ * the relays and the next shelve deadline.
  */
-static bool emit_all(struct rtloop *rt, uint32_t point, uint32_t out, int64_t mono_ns,
-                     int64_t utc_ms)
+static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition *t,
+                    const struct rt_when *w)
+{
+    struct rt_alarm *al = &rt->alarms[i];
+    struct rt_area *ar = &rt->areas[al->area];
+    bool was_active = t->recovered ? false : alarm_state_active(t->from);
+    bool was_unack = t->recovered ? false : unack_state(t->from);
+    uint32_t prev_first = ar->fo.has_first ? ar->fo.first_out : RT_NONE;
+    unsigned from = t->recovered ? ALARM_NORMAL : t->from;
+
+    if (from != t->to || t->recovered)
+        al->since_utc_ms = w->utc_ms;
+    if (!was_active && alarm_state_active(t->to))
+        al->active_utc_ms = w->utc_ms;
+    if (was_active != alarm_state_active(t->to))
+        atomic_store_explicit(&rt->n_active,
+                              atomic_load_explicit(&rt->n_active, memory_order_relaxed) +
+                                  (was_active ? UINT32_MAX : 1u),
+                              memory_order_relaxed);
+    if (was_unack != unack_state(t->to))
+        atomic_store_explicit(&rt->n_unack,
+                              atomic_load_explicit(&rt->n_unack, memory_order_relaxed) +
+                                  (was_unack ? UINT32_MAX : 1u),
+                              memory_order_relaxed);
+    if (t->to == ALARM_SHELVED) {
+        int64_t left = al->a.shelve_deadline_ns - w->mono_ns;
+
+        al->shelve_until_utc_ms = w->utc_ms + ns_to_ms(left > 0 ? left : 0);
+        if (al->a.shelve_deadline_ns < rt->shelve_next_ns)
+            rt->shelve_next_ns = al->a.shelve_deadline_ns;
+    } else {
+        al->shelve_until_utc_ms = 0;
+    }
+    if (alarm_area_apply(&ar->fo, i, t)) {
+        if (prev_first != RT_NONE && prev_first != i) {
+            rt->alarms[prev_first].a.first_out = false;
+            publish(rt, prev_first);
+        }
+        al->a.first_out = true;
+    }
+    outputs_step(&rt->out, rt->cfg, al->outputs, from, t->to, t->annunciate);
+}
+
+/*
+ * Apply one event to alarm i, journal it and account for it. c is the operator command
+ * behind it, or NULL for a process event. Returns alarm_step()'s result.
+ */
+static int step(struct rtloop *rt, uint32_t i, enum alarm_event ev, const struct msg_command *c,
+                const struct rt_when *w)
+{
+    struct rt_alarm *al = &rt->alarms[i];
+    struct alarm_cmd cmd, *cmdp = NULL;
+    struct alarm_transition t;
+    int rc;
+
+    if (c != NULL) {
+        cmd = (struct alarm_cmd){
+            .user = c->user,
+            .reason = c->reason,
+            .rights = c->rights,
+            .one_shot = c->one_shot,
+            .shelve_ns = c->shelve_ms > 0 && c->shelve_ms < INT64_MAX / PGTIME_NS_PER_MS
+                             ? c->shelve_ms * PGTIME_NS_PER_MS
+                             : (c->shelve_ms > 0 ? INT64_MAX : 0),
+        };
+        cmdp = &cmd;
+    }
+    for (int round = 0; round < 2; round++) {
+        bool was_cond = al->a.condition;
+
+        rc = alarm_step(&al->a, al->cfg, ev, cmdp, w->mono_ns, &t);
+        if (rc < 0)
+            return rc;
+        if (rc == ALARM_STEP_NO_CHANGE && c == NULL && t.condition == was_cond)
+            return rc; /* a re-alarm of an alarm already unacknowledged, a stale timer */
+        account(rt, i, &t, w);
+        emit_step(rt, i, &t, w, t.recovered ? NULL : c);
+        publish(rt, i);
+        /* A corrupt record was made safe first; the event itself still has to apply. */
+        if (!t.recovered)
+            break;
+    }
+    return rc;
+}
+
+/* The alarm events of one condition's rules bits, in the order they happened. */
+static void cond_steps(struct rtloop *rt, uint32_t point, unsigned cond, unsigned bits,
+                       bool active_now, const struct rt_when *w)
+{
+    uint32_t i = rt->points[point].alarm_of[cond];
+    unsigned toggles = ((bits & RULES_EV_ACTIVATED) ? 1 : 0) + ((bits & RULES_EV_CLEARED) ? 1 : 0);
+    bool was_active = active_now != (toggles == 1);
+
+    if (bits == 0 || i == RT_NONE)
+        return;
+    if (was_active) {
+        if (bits & RULES_EV_REALARM)
+            (void)step(rt, i, ALARM_EV_REALARM, NULL, w);
+        if (bits & RULES_EV_CLEARED)
+            (void)step(rt, i, ALARM_EV_RTN, NULL, w);
+        if (bits & RULES_EV_ACTIVATED)
+            (void)step(rt, i, ALARM_EV_ALM, NULL, w);
+    } else {
+        if (bits & RULES_EV_ACTIVATED)
+            (void)step(rt, i, ALARM_EV_ALM, NULL, w);
+        if (bits & RULES_EV_REALARM)
+            (void)step(rt, i, ALARM_EV_REALARM, NULL, w);
+        if (bits & RULES_EV_CLEARED)
+            (void)step(rt, i, ALARM_EV_RTN, NULL, w);
+    }
+}
+
+/* Turn one rules step's event bits into alarm steps and events. */
+static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out, const struct rt_when *w)
 {
     const struct rt_point *p = &rt->points[point];
-    bool emitted = false;
-    unsigned ev;
+    unsigned maint;
 
     if (out == 0)
-        return false;
-    for (unsigned i = 0; i < p->cfg.n_limits; i++)
-        emitted |= emit_cond(rt, point, rules_events(out, i), p->st.limits[i].active,
-                             p->limit_of[i], &p->cfg.limits[i], mono_ns, utc_ms);
-    ev = rules_events(out, RULES_COND_ROC_RISE) | rules_events(out, RULES_COND_ROC_FALL);
-    if (ev != 0) {
-        /* A rate condition reports its configured rate as the set-point, no deadband. */
-        struct rules_limit_cfg rate = {.setpoint = p->cfg.roc.limit};
+        return;
+    for (unsigned k = 0; k < p->cfg.n_limits; k++)
+        cond_steps(rt, point, k, rules_events(out, k), p->st.limits[k].active, w);
+    cond_steps(rt, point, RULES_COND_ROC_RISE, rules_events(out, RULES_COND_ROC_RISE),
+               p->st.roc.rise_active, w);
+    cond_steps(rt, point, RULES_COND_ROC_FALL, rules_events(out, RULES_COND_ROC_FALL),
+               p->st.roc.fall_active, w);
+    cond_steps(rt, point, RULES_COND_FAULT, rules_events(out, RULES_COND_FAULT), p->st.fault,
+               w);
+    maint = rules_events(out, RULES_COND_MAINT);
+    if (maint != 0) {
+        struct msg_event ev = {
+            .point = point,
+            .type = MSG_EV_MAINT,
+            .limit = MSG_LIMIT_MAINT,
+            .flags = (uint8_t)((w->flags & MSG_F_TEST) |
+                               ((maint & RULES_EV_ACTIVATED) ? MSG_F_CONDITION : 0)),
+            .quality = w->quality,
+            .value = p->st.value,
+            .setpoint = (double)NAN,
+            .deadband = (double)NAN,
+            .mono_ns = w->mono_ns,
+            .utc_ms = w->utc_ms,
+            .since_utc_ms = w->utc_ms,
+        };
 
-        emitted |=
-            emit_cond(rt, point, rules_events(out, RULES_COND_ROC_RISE),
-                      p->st.roc.rise_active, MSG_LIMIT_ROC_RISE, &rate, mono_ns, utc_ms);
-        emitted |=
-            emit_cond(rt, point, rules_events(out, RULES_COND_ROC_FALL),
-                      p->st.roc.fall_active, MSG_LIMIT_ROC_FALL, &rate, mono_ns, utc_ms);
+        (void)push_event(rt, &ev);
     }
-    ev = rules_events(out, RULES_COND_FAULT);
-    if (ev & RULES_EV_ACTIVATED)
-        emitted |=
-            emit(rt, point, MSG_EVENT_ACTIVATED, MSG_LIMIT_FAULT, NULL, mono_ns, utc_ms);
-    if (ev & RULES_EV_CLEARED)
-        emitted |=
-            emit(rt, point, MSG_EVENT_CLEARED, MSG_LIMIT_FAULT, NULL, mono_ns, utc_ms);
-    return emitted;
+    if (rt->cfg->points[point].area < rt->cfg->n_areas)
+        rt->areas[rt->cfg->points[point].area].dirty = true;
 }
 
-static bool evaluate(struct rtloop *rt, const struct msg_sample *s)
+static void evaluate(struct rtloop *rt, const struct msg_sample *s)
 {
     struct rt_point *p;
+    struct rt_when w;
     uint32_t out;
 
     if (s->point >= rt->cfg->n_points)
-        return false;
+        return;
     p = &rt->points[s->point];
     /*
      * A sample of bad quality is not a number: the rules neither raise nor clear a limit
@@ -248,60 +620,286 @@ static bool evaluate(struct rtloop *rt, const struct msg_sample *s)
     p->last_flags = s->flags;
     if (!ring_push(rt->readings, s))
         count(&rt->readings_dropped, 1);
-    return emit_all(rt, s->point, out, s->mono_ns, s->utc_ms);
+    w = (struct rt_when){s->mono_ns, s->utc_ms, s->quality, s->flags};
+    apply_rules(rt, s->point, out, &w);
+}
+
+/* Lazily read the wall clock once per cycle, only when something needs it. */
+static int64_t cycle_utc(int64_t *utc)
+{
+    if (*utc == 0)
+        *utc = pgtime_utc_ms();
+    return *utc;
+}
+
+static bool event_room(struct rtloop *rt)
+{
+    if (ring_space(rt->events) >= RTLOOP_EVENTS_PER_SAMPLE)
+        return true;
+    count(&rt->backpressure, 1);
+    return false;
 }
 
 /*
  * Run the points whose delays are due. A plain scan is cheap (a few ns per point with
  * nothing due), and it needs no timer structure that could overflow.
  */
-static bool run_timers(struct rtloop *rt, int64_t now)
+static void run_timers(struct rtloop *rt, int64_t now, int64_t *utc)
 {
-    bool emitted = false;
-    int64_t utc = 0;
-
     for (uint32_t i = 0; i < rt->cfg->n_points; i++) {
         struct rt_point *p = &rt->points[i];
+        struct rt_when w;
         uint32_t out;
 
         if (rules_point_due(&p->st) > now)
             continue;
-        if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE) {
-            count(&rt->backpressure, 1);
-            break; /* the rest next cycle: a timer is late, an event is never lost */
-        }
+        if (!event_room(rt))
+            return; /* the rest next cycle: a timer is late, an event is never lost */
         out = rules_point_tick(&p->cfg, &p->st, now);
-        if (out != 0 && utc == 0)
-            utc = pgtime_utc_ms();
-        emitted |= emit_all(rt, i, out, now, utc);
+        if (out == 0)
+            continue;
+        w = (struct rt_when){now, cycle_utc(utc), p->last_quality, p->last_flags};
+        apply_rules(rt, i, out, &w);
     }
-    return emitted;
 }
 
-/* Drain the sample rings. Returns true if any event was emitted. */
-static bool drain(struct rtloop *rt)
+/* End the shelves that are due. Scans only when the earliest deadline has come. */
+static void run_shelves(struct rtloop *rt, int64_t now, int64_t *utc)
+{
+    int64_t next = RULES_NEVER;
+
+    if (now < rt->shelve_next_ns)
+        return;
+    for (uint32_t i = 0; i < rt->n_alarms; i++) {
+        struct rt_alarm *al = &rt->alarms[i];
+
+        if (al->a.state != ALARM_SHELVED)
+            continue;
+        if (alarm_due(&al->a, now)) {
+            if (!event_room(rt)) {
+                next = now; /* the rest next cycle */
+                continue;
+            }
+            struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD, 0};
+
+            if (al->cond < RT_CONDS) {
+                w.quality = rt->points[al->point].last_quality;
+                w.flags = rt->points[al->point].last_flags;
+            }
+            (void)step(rt, i, ALARM_EV_SHELVE_EXPIRED, NULL, &w);
+        }
+        if (al->a.state == ALARM_SHELVED && al->a.shelve_deadline_ns < next)
+            next = al->a.shelve_deadline_ns;
+    }
+    rt->shelve_next_ns = next;
+}
+
+/* Count the votes of the areas whose members changed. */
+static void run_votes(struct rtloop *rt, int64_t now, int64_t *utc)
+{
+    for (size_t a = 0; a < rt->cfg->n_areas; a++) {
+        struct rt_area *ar = &rt->areas[a];
+        bool cond;
+
+        if (!ar->dirty || ar->vote_alarm == RT_NONE) {
+            ar->dirty = false;
+            continue;
+        }
+        if (!event_room(rt))
+            return;
+        ar->dirty = false;
+        for (size_t m = 0; m < ar->n_members; m++) {
+            const struct rt_point *p = &rt->points[ar->members[m]];
+
+            ar->scratch[m] = rules_point_member(&p->cfg, &p->st);
+        }
+        cond = rules_vote(&rt->cfg->areas[a].vote, ar->scratch, ar->n_members);
+        if (cond != rt->alarms[ar->vote_alarm].a.condition) {
+            struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD, 0};
+
+            (void)step(rt, ar->vote_alarm, cond ? ALARM_EV_ALM : ALARM_EV_RTN, NULL, &w);
+        }
+    }
+}
+
+static enum alarm_event command_event(uint8_t op)
+{
+    switch (op) {
+    case MSG_CMD_ACK:
+        return ALARM_EV_ACK;
+    case MSG_CMD_RESET:
+        return ALARM_EV_RESET;
+    case MSG_CMD_SHELVE:
+        return ALARM_EV_SHELVE;
+    case MSG_CMD_UNSHELVE:
+        return ALARM_EV_UNSHELVE;
+    case MSG_CMD_OOS:
+        return ALARM_EV_OOS;
+    case MSG_CMD_RTS:
+        return ALARM_EV_RTS;
+    default:
+        return ALARM_EVENT_COUNT;
+    }
+}
+
+/* Carry out one operator command and answer it. Every command leaves one event. */
+static void run_command(struct rtloop *rt, const struct rtloop_source *src,
+                        struct msg_command *c, int64_t now, int64_t *utc)
+{
+    struct msg_cmd_result res = {.req = c->req};
+    struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD, 0};
+    uint32_t i = RT_NONE;
+    int rc;
+
+    /* A source's strings are not trusted to be terminated. */
+    c->user[sizeof(c->user) - 1] = '\0';
+    c->reason[sizeof(c->reason) - 1] = '\0';
+    count(&rt->commands, 1);
+    if (c->op == MSG_CMD_SILENCE) {
+        uint32_t silenced = outputs_silence(&rt->out, rt->cfg, c->point);
+        struct msg_event ev = {
+            .req = c->req,
+            .point = c->point,
+            .type = MSG_EV_SILENCE,
+            .limit = MSG_LIMIT_COUNT,
+            .event = c->op,
+            .source = c->source,
+            .status = silenced != 0 ? ALARM_STEP_TRANSITION : ALARM_STEP_NO_CHANGE,
+            .value = (double)NAN,
+            .setpoint = (double)NAN,
+            .deadband = (double)NAN,
+            .mono_ns = now,
+            .utc_ms = w.utc_ms,
+            .since_utc_ms = w.utc_ms,
+        };
+
+        copy_text(ev.user, sizeof(ev.user), c->user);
+        copy_text(ev.reason, sizeof(ev.reason), c->reason);
+        if (c->user[0] == '\0' || c->rights == 0) {
+            ev.type = MSG_EV_REJECTED;
+            ev.status = -ALARM_R_NOT_AUTHORISED;
+        } else if (c->point != MSG_POINT_ALL && c->point >= rt->cfg->n_areas) {
+            ev.type = MSG_EV_REJECTED;
+            ev.status = -ALARM_R_INVALID;
+        }
+        if (ev.type == MSG_EV_REJECTED)
+            count(&rt->rejected, 1);
+        (void)push_event(rt, &ev);
+        res.status = ev.status;
+        res.seq = ev.seq;
+        (void)ring_push(src->results, &res);
+        return;
+    }
+    if (command_event(c->op) == ALARM_EVENT_COUNT)
+        rc = -ALARM_R_INVALID;
+    else if ((i = find_alarm(rt, c->point, c->limit)) == RT_NONE)
+        rc = -ALARM_R_NO_SUCH_ALARM;
+    else {
+        if (rt->alarms[i].cond < RT_CONDS)
+            w.flags = rt->points[rt->alarms[i].point].last_flags;
+        res.from = rt->alarms[i].a.state;
+        rc = step(rt, i, command_event(c->op), c, &w);
+    }
+    if (rc < 0) {
+        struct msg_event ev = {
+            .req = c->req,
+            .point = c->point,
+            .type = MSG_EV_REJECTED,
+            .limit = c->limit,
+            .event = c->op,
+            .from = res.from,
+            .to = res.from,
+            .source = c->source,
+            .status = (int16_t)rc,
+            .value = (double)NAN,
+            .setpoint = (double)NAN,
+            .deadband = (double)NAN,
+            .mono_ns = now,
+            .utc_ms = w.utc_ms,
+        };
+
+        if (i != RT_NONE) {
+            ev.priority = rt->alarms[i].cfg->priority;
+            ev.since_utc_ms = rt->alarms[i].since_utc_ms;
+        }
+        copy_text(ev.user, sizeof(ev.user), c->user);
+        copy_text(ev.reason, sizeof(ev.reason), c->reason);
+        count(&rt->rejected, 1);
+        (void)push_event(rt, &ev);
+        res.seq = ev.seq;
+        res.to = res.from;
+    } else {
+        res.seq = rt->alarms[i].seq;
+        res.to = rt->alarms[i].a.state;
+    }
+    res.status = (int16_t)rc;
+    (void)ring_push(src->results, &res);
+}
+
+/* Take the sources' commands, as far as their answers and events have room. */
+static bool drain_commands(struct rtloop *rt, int64_t now, int64_t *utc)
+{
+    bool answered = false;
+
+    for (size_t s = 0; s < rt->n_sources; s++) {
+        const struct rtloop_source *src = &rt->sources[s];
+        bool any = false;
+
+        for (int n = 0; n < RTLOOP_MAX_COMMANDS_PER_CYCLE; n++) {
+            struct msg_command c;
+
+            if (ring_space(src->results) == 0 || !event_room(rt))
+                break;
+            if (!ring_pop(src->commands, &c))
+                break;
+            run_command(rt, src, &c, now, utc);
+            any = true;
+        }
+        if (any && src->wake_fd >= 0) {
+            uint64_t one = 1;
+
+            (void)!write(src->wake_fd, &one, sizeof(one));
+        }
+        answered |= any;
+    }
+    return answered;
+}
+
+/* Drain the sample rings. */
+static void drain(struct rtloop *rt)
 {
     struct msg_sample s;
     size_t taken = 0;
-    bool emitted = false;
 
     for (size_t i = 0; i < rt->n_rings; i++) {
         struct ring *in = rt->sample_rings[i];
 
         while (taken < RTLOOP_MAX_SAMPLES_PER_CYCLE) {
-            if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE) {
-                if (ring_count(in) != 0)
-                    count(&rt->backpressure, 1);
+            if (ring_count(in) == 0 || !event_room(rt))
                 break;
-            }
             if (!ring_pop(in, &s))
                 break;
             taken++;
-            emitted |= evaluate(rt, &s);
+            evaluate(rt, &s);
         }
     }
     count(&rt->samples, taken);
-    return emitted;
+}
+
+/* Hand the relay word to the output thread when it changed. */
+static void drive_outputs(struct rtloop *rt)
+{
+    uint32_t word = outputs_word(&rt->out, rt->cfg);
+
+    if (word == rt->word)
+        return;
+    rt->word = word;
+    atomic_store_explicit(&rt->out_word, word, memory_order_release);
+    if (rt->outputs_fd >= 0) {
+        uint64_t one = 1;
+
+        (void)!write(rt->outputs_fd, &one, sizeof(one));
+    }
 }
 
 static void wake_recorder(struct rtloop *rt)
@@ -337,8 +935,20 @@ static void *rtloop_main(void *arg)
         keep_max(&rt->max_late_ns, late);
         count(&rt->late_hist[hist_bucket(late)], 1);
 
-        if (drain(rt) | run_timers(rt, wake))
-            wake_recorder(rt);
+        {
+            uint64_t before = rt->next_seq;
+            int64_t utc = 0;
+
+            /* The cycle's five steps, in the order the issue lists them. */
+            (void)drain_commands(rt, wake, &utc);
+            drain(rt);
+            run_timers(rt, wake, &utc);
+            run_shelves(rt, wake, &utc);
+            run_votes(rt, wake, &utc);
+            drive_outputs(rt);
+            if (rt->next_seq != before)
+                wake_recorder(rt);
+        }
 
         end = pgtime_mono_ns();
         keep_max(&rt->max_exec_ns, end - wake);
@@ -360,9 +970,14 @@ static void *rtloop_main(void *arg)
      * rather than lose an event.
      */
     for (int tries = 0; tries < 1000; tries++) {
+        uint64_t before = rt->next_seq;
+        int64_t utc = 0;
         bool more = false;
 
-        if (drain(rt))
+        drain(rt);
+        run_votes(rt, pgtime_mono_ns(), &utc);
+        drive_outputs(rt);
+        if (rt->next_seq != before)
             wake_recorder(rt);
         for (size_t i = 0; i < rt->n_rings; i++)
             more |= ring_count(rt->sample_rings[i]) != 0;
@@ -449,7 +1064,120 @@ void rtloop_stats(struct rtloop *rt, struct rtloop_stats *out)
         out->late_hist[i] = atomic_load(&rt->late_hist[i]);
     out->samples = atomic_load(&rt->samples);
     out->events = atomic_load(&rt->events_out);
+    out->commands = atomic_load(&rt->commands);
+    out->commands_rejected = atomic_load(&rt->rejected);
+    out->alarms_active = atomic_load(&rt->n_active);
+    out->alarms_unack = atomic_load(&rt->n_unack);
+    out->outputs = atomic_load(&rt->out_word);
     out->readings_dropped = atomic_load(&rt->readings_dropped);
     out->event_backpressure = atomic_load(&rt->backpressure);
     out->fifo = atomic_load(&rt->fifo);
+}
+
+uint32_t rtloop_outputs(struct rtloop *rt)
+{
+    return atomic_load_explicit(&rt->out_word, memory_order_acquire);
+}
+
+size_t rtloop_alarm_count(const struct rtloop *rt)
+{
+    return rt->n_alarms;
+}
+
+int rtloop_alarm_get(struct rtloop *rt, size_t i, struct rtloop_alarm *out)
+{
+    const struct rt_view *v;
+
+    if (i >= rt->n_alarms)
+        return -ENOENT;
+    v = &rt->views[i];
+    for (int tries = 0; tries < 1000; tries++) {
+        uint32_t g1 = atomic_load_explicit(&v->gen, memory_order_acquire);
+        uint32_t g2;
+
+        if (g1 & 1u)
+            continue;
+        *out = v->v;
+        atomic_thread_fence(memory_order_acquire);
+        g2 = atomic_load_explicit(&v->gen, memory_order_relaxed);
+        if (g1 == g2)
+            return 0;
+    }
+    return -EAGAIN;
+}
+
+/* Whether a saved record could have come from alarm_step(); see alarm.h. */
+static bool sane(const struct rtloop_alarm *s, bool cond)
+{
+    if (s->state >= ALARM_STATE_COUNT)
+        return false;
+    if (s->state == ALARM_SHELVED && s->shelve != ALARM_SHELVE_TIMED &&
+        s->shelve != ALARM_SHELVE_ONE_SHOT)
+        return false;
+    return !((s->state == ALARM_NORMAL || s->state == ALARM_RTN_UNACK) && cond);
+}
+
+int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t now_utc_ms)
+{
+    uint32_t i = find_alarm(rt, saved->point, saved->limit);
+    int64_t now = pgtime_mono_ns();
+    struct rt_alarm *al;
+    struct rt_area *ar;
+    bool cond = (saved->flags & MSG_F_CONDITION) != 0;
+    int64_t age_ms, left_ms;
+    int recovered = 0;
+
+    if (i == RT_NONE)
+        return -ENOENT;
+    al = &rt->alarms[i];
+    ar = &rt->areas[al->area];
+    al->a.state = saved->state;
+    al->a.shelve = saved->state == ALARM_SHELVED ? saved->shelve : ALARM_SHELVE_NONE;
+    if (!sane(saved, cond)) {
+        /* The safe state: active and annunciated, never quieter than the record. */
+        al->a.state = ALARM_UNACK;
+        al->a.shelve = ALARM_SHELVE_NONE;
+        cond = true;
+        recovered = 1;
+    }
+    al->a.condition = cond;
+    age_ms = now_utc_ms - saved->since_utc_ms;
+    al->a.since_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+    al->a.condition_ns = al->a.since_ns;
+    al->since_utc_ms = saved->since_utc_ms;
+    al->active_utc_ms = saved->active_utc_ms;
+    al->seq = saved->seq;
+    al->shelve_until_utc_ms = 0;
+    if (al->a.state == ALARM_SHELVED) {
+        /* The shelve goes on with what was left of it; a past deadline ends it at once. */
+        left_ms = saved->shelve_until_utc_ms - now_utc_ms;
+        al->a.shelve_deadline_ns = now + (left_ms > 0 ? left_ms : 0) * PGTIME_NS_PER_MS;
+        al->shelve_until_utc_ms = saved->shelve_until_utc_ms;
+        if (al->a.shelve_deadline_ns < rt->shelve_next_ns)
+            rt->shelve_next_ns = al->a.shelve_deadline_ns;
+    }
+    if (cond && al->cond < RT_CONDS)
+        rules_point_assume(&rt->points[al->point].cfg, &rt->points[al->point].st, al->cond,
+                           now);
+    ar->dirty = true;
+    if (alarm_state_active(al->a.state)) {
+        struct alarm_transition t = {
+            .from = ALARM_NORMAL,
+            .to = al->a.state,
+            .event = ALARM_EV_ALM,
+            .annunciate = unack_state(al->a.state),
+            .condition = cond,
+        };
+        struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD, 0};
+        int64_t since = al->since_utc_ms, active = al->active_utc_ms;
+
+        age_ms = now_utc_ms - saved->active_utc_ms;
+        t.at_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+        /* account() keeps the area's first-out and the relays; the times stay saved. */
+        account(rt, i, &t, &w);
+        al->since_utc_ms = since;
+        al->active_utc_ms = active;
+    }
+    publish(rt, i);
+    return recovered;
 }

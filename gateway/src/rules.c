@@ -495,6 +495,22 @@ uint32_t rules_point_tick(const struct rules_point_cfg *cfg, struct rules_point_
     return out;
 }
 
+void rules_point_assume(const struct rules_point_cfg *cfg, struct rules_point_state *st,
+                        unsigned cond, int64_t now_ns)
+{
+    if (cond < n_limits(cfg))
+        limit_set(&cfg->limits[cond], &st->limits[cond], true, now_ns);
+    else if (cond == RULES_COND_ROC_RISE && cfg->roc.rising)
+        st->roc.rise_active = true;
+    else if (cond == RULES_COND_ROC_FALL && cfg->roc.falling)
+        st->roc.fall_active = true;
+    else if (cond == RULES_COND_FAULT) {
+        st->fault = true;
+        st->fault_pend_ns = RULES_NEVER;
+    }
+    st->due_ns = point_due(cfg, st);
+}
+
 unsigned rules_point_level(const struct rules_point_cfg *cfg,
                            const struct rules_point_state *st)
 {

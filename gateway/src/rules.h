@@ -343,6 +343,16 @@ uint32_t rules_point_sample(const struct rules_point_cfg *cfg,
 uint32_t rules_point_tick(const struct rules_point_cfg *cfg, struct rules_point_state *st,
                           int64_t now_ns);
 
+/*
+ * Take condition cond (a limit index, RULES_COND_ROC_RISE, RULES_COND_ROC_FALL or
+ * RULES_COND_FAULT) as active since now_ns without a sample saying so. A restart uses it
+ * for the conditions its saved alarms held: the first samples then clear them through the
+ * normal deadband and off-delay, instead of the alarm being forgotten. A re-alarm
+ * restarts its period. Other values of cond do nothing.
+ */
+void rules_point_assume(const struct rules_point_cfg *cfg, struct rules_point_state *st,
+                        unsigned cond, int64_t now_ns);
+
 /* The next time rules_point_tick() has something to do, or RULES_NEVER. */
 static inline int64_t rules_point_due(const struct rules_point_state *st)
 {

@@ -20,9 +20,21 @@
     XX(last_seq, "SELECT coalesce(max(seq), 0) FROM events")                             \
     XX(add_reading, "INSERT INTO readings(point, t_ms, value, quality, raw) "            \
                     "VALUES (?1, ?2, ?3, ?4, ?5)")                                       \
-    XX(add_event, "INSERT INTO events(seq, point, kind, limit_name, value, setpoint, "   \
-                  "deadband, t_ms, mono_ns, test, quality) VALUES (?1, ?2, ?3, ?4, ?5, " \
-                  "?6, ?7, ?8, ?9, ?10, ?11)")                                           \
+    XX(add_event, "INSERT INTO events(seq, point, target, type, event, limit_name, "     \
+                  "from_state, to_state, priority, condition, first_out, value, "        \
+                  "setpoint, deadband, t_ms, mono_ns, test, quality, user, reason, "     \
+                  "source, status) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "    \
+                  "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22)")         \
+    XX(put_alarm, "INSERT OR REPLACE INTO alarms(key, target, limit_name, area, state, " \
+                  "shelve, priority, flags, seq, value, setpoint, since_ms, active_ms, " \
+                  "shelve_until_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "   \
+                  "?11, ?12, ?13, ?14)")                                                 \
+    XX(del_alarm, "DELETE FROM alarms WHERE key = ?1")                                   \
+    XX(get_alarms, "SELECT target, limit_name, state, shelve, priority, flags, seq, "    \
+                   "value, setpoint, since_ms, active_ms, shelve_until_ms FROM alarms "  \
+                   "ORDER BY key")                                                       \
+    XX(add_audit, "INSERT INTO audit(t_ms, user, source, action, target, limit_name, "   \
+                  "result, reason, seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)")    \
     XX(add_outbox, "INSERT INTO outbox(topic, payload, qos, retained, created_ms, seq) " \
                    "VALUES (?1, ?2, ?3, 0, ?4, ?5)")                                     \
     XX(delivered, "UPDATE outbox SET delivered_ms = ?2 "                                 \
@@ -32,6 +44,7 @@
 
 struct store {
     sqlite3 *db;
+    const struct config *cfg;
     int64_t *point_rowid; /* config point index -> points.id */
     size_t n_points;
     bool durable; /* synchronous setting currently in force */
@@ -185,11 +198,50 @@ static const char *const store_schema_v3 =
     " e.value, e.setpoint, e.deadband, e.t_ms, e.test, q.name AS quality FROM events e"
     " JOIN points p ON p.id = e.point LEFT JOIN qualities q ON q.code = e.quality;";
 
+/*
+ * Version 4: ISA-18.2 alarm management. The journal records every step of every alarm
+ * (its event and the states before and after), operator commands with the officer and
+ * the reason, refused ones too, and events that belong to an area (a K-out-of-N vote)
+ * or to the whole gateway (a silence), which have no point: `target` names what the
+ * event is about. The alarms table keeps the current state of each alarm that is not
+ * plain normal, so a restart resumes it; audit keeps who did what. Old events were
+ * condition changes: "activated" becomes the alarm event alm, "cleared" rtn.
+ */
+static const char *const store_schema_v4 =
+    "CREATE TABLE events_v4(seq INTEGER PRIMARY KEY, point INTEGER REFERENCES points(id),"
+    " target TEXT NOT NULL, type TEXT NOT NULL, event TEXT NOT NULL, limit_name TEXT,"
+    " from_state TEXT, to_state TEXT, priority INTEGER, condition INTEGER,"
+    " first_out INTEGER NOT NULL DEFAULT 0, value REAL, setpoint REAL, deadband REAL,"
+    " t_ms INTEGER NOT NULL, mono_ns INTEGER NOT NULL, test INTEGER NOT NULL DEFAULT 0,"
+    " quality INTEGER NOT NULL DEFAULT 0, user TEXT, reason TEXT, source TEXT,"
+    " status TEXT);"
+    "INSERT INTO events_v4(seq, point, target, type, event, limit_name, condition, value,"
+    " setpoint, deadband, t_ms, mono_ns, test, quality) SELECT e.seq, e.point, p.name,"
+    " 'alarm', CASE e.kind WHEN 'activated' THEN 'alm' ELSE 'rtn' END, e.limit_name,"
+    " e.kind = 'activated', e.value, e.setpoint, e.deadband, e.t_ms, e.mono_ns, e.test,"
+    " e.quality FROM events e JOIN points p ON p.id = e.point;"
+    "DROP VIEW event_log;"
+    "DROP TABLE events;"
+    "ALTER TABLE events_v4 RENAME TO events;"
+    "CREATE VIEW event_log AS SELECT e.seq, e.target, e.type, e.event, e.limit_name,"
+    " e.from_state, e.to_state, e.priority, e.condition, e.first_out, e.value,"
+    " e.setpoint, e.t_ms, e.test, q.name AS quality, e.user, e.reason, e.status"
+    " FROM events e LEFT JOIN qualities q ON q.code = e.quality;"
+    "CREATE TABLE alarms(key TEXT PRIMARY KEY, target TEXT NOT NULL,"
+    " limit_name TEXT NOT NULL, area TEXT, state INTEGER NOT NULL,"
+    " shelve INTEGER NOT NULL, priority INTEGER NOT NULL, flags INTEGER NOT NULL,"
+    " seq INTEGER NOT NULL, value REAL, setpoint REAL, since_ms INTEGER NOT NULL,"
+    " active_ms INTEGER NOT NULL, shelve_until_ms INTEGER NOT NULL);"
+    "CREATE TABLE audit(id INTEGER PRIMARY KEY AUTOINCREMENT, t_ms INTEGER NOT NULL,"
+    " user TEXT NOT NULL, source TEXT NOT NULL, action TEXT NOT NULL, target TEXT,"
+    " limit_name TEXT, result TEXT NOT NULL, reason TEXT, seq INTEGER);";
+
 /* The steps from each version to the next; step i takes version i to i + 1. */
 static const char *const *const store_steps[STORE_SCHEMA_VERSION] = {
     &store_schema_v1,
     &store_schema_v2,
     &store_schema_v3,
+    &store_schema_v4,
 };
 
 /*
@@ -295,6 +347,7 @@ int store_open(const char *path, const struct config *cfg, struct store **out)
     st = calloc(1, sizeof(*st));
     if (st == NULL)
         return -ENOMEM;
+    st->cfg = cfg;
     /*
      * FULLMUTEX costs nothing measurable here and protects us if a future change ever
      * lets a second thread near the handle by mistake; NOFOLLOW refuses a symlinked path.
@@ -427,34 +480,171 @@ static void bind_real_or_null(sqlite3_stmt *q, int i, double v)
         (void)sqlite3_bind_double(q, i, v);
 }
 
+/* What an event is about: its point's id, its area's id for a vote, or "*". */
+static const char *target_of(const struct store *st, uint32_t point, uint8_t limit,
+                             uint8_t type)
+{
+    const struct config *cfg = st->cfg;
+
+    if (limit == MSG_LIMIT_VOTE || type == MSG_EV_SILENCE)
+        return point < cfg->n_areas ? cfg->areas[point].id : "*";
+    return point < cfg->n_points ? cfg->points[point].id : "*";
+}
+
+static const char *const type_names[MSG_EV_TYPE_COUNT] = {"alarm", "rejected", "silence",
+                                                          "maintenance"};
+static const char *const source_names[MSG_SRC_COUNT] = {"local", "mqtt"};
+
+static const char *event_name(const struct msg_event *ev)
+{
+    if (ev->type == MSG_EV_ALARM)
+        return alarm_event_name(ev->event);
+    if (ev->type == MSG_EV_MAINT)
+        return (ev->flags & MSG_F_CONDITION) ? "enter" : "leave";
+    return msg_cmd_name(ev->event);
+}
+
+static void bind_text_or_null(sqlite3_stmt *q, int i, const char *text)
+{
+    if (text == NULL || text[0] == '\0')
+        (void)sqlite3_bind_null(q, i);
+    else
+        (void)sqlite3_bind_text(q, i, text, -1, SQLITE_TRANSIENT);
+}
+
+/* An operator action, accepted or not, for the audit table. */
+static int add_action(struct store *st, const struct msg_event *ev, const char *target)
+{
+    sqlite3_stmt *q = st->add_audit;
+    const char *result;
+
+    if (ev->type == MSG_EV_REJECTED)
+        result = alarm_reason_name((unsigned)-ev->status);
+    else
+        result = ev->type == MSG_EV_SILENCE ? (ev->status == 0 ? "accepted" : "no_change")
+                 : ev->from == ev->to      ? "no_change"
+                                           : "accepted";
+    (void)sqlite3_bind_int64(q, 1, ev->utc_ms);
+    (void)sqlite3_bind_text(q, 2, ev->user, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(q, 3, ev->source < MSG_SRC_COUNT ? source_names[ev->source] : "?",
+                            -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 4, event_name(ev), -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 5, target, -1, SQLITE_TRANSIENT);
+    if (ev->type == MSG_EV_SILENCE)
+        (void)sqlite3_bind_null(q, 6);
+    else
+        (void)sqlite3_bind_text(q, 6, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 7, result, -1, SQLITE_STATIC);
+    bind_text_or_null(q, 8, ev->reason);
+    (void)sqlite3_bind_int64(q, 9, (int64_t)ev->seq);
+    return step_done(st, q, "add audit record");
+}
+
+/* Keep the alarms table in step with an alarm event: the state a restart resumes. */
+static int put_alarm(struct store *st, const struct msg_event *ev, const char *target)
+{
+    const struct config *cfg = st->cfg;
+    char key[2 * CONFIG_ID_LEN + 16];
+    sqlite3_stmt *q;
+    const char *area = NULL;
+
+    (void)snprintf(key, sizeof(key), "%s/%s", target, msg_limit_name(ev->limit));
+    if (ev->to == ALARM_NORMAL && !(ev->flags & MSG_F_CONDITION)) {
+        q = st->del_alarm;
+        (void)sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+        return step_done(st, q, "delete alarm state");
+    }
+    if (ev->limit == MSG_LIMIT_VOTE)
+        area = target;
+    else if (ev->point < cfg->n_points && cfg->points[ev->point].area < cfg->n_areas)
+        area = cfg->areas[cfg->points[ev->point].area].id;
+    q = st->put_alarm;
+    (void)sqlite3_bind_text(q, 1, key, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(q, 2, target, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(q, 3, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
+    bind_text_or_null(q, 4, area);
+    (void)sqlite3_bind_int(q, 5, ev->to);
+    (void)sqlite3_bind_int(q, 6, ev->shelve);
+    (void)sqlite3_bind_int(q, 7, ev->priority);
+    (void)sqlite3_bind_int(q, 8, ev->flags);
+    (void)sqlite3_bind_int64(q, 9, (int64_t)ev->seq);
+    bind_real_or_null(q, 10, ev->value);
+    bind_real_or_null(q, 11, ev->setpoint);
+    (void)sqlite3_bind_int64(q, 12, ev->since_utc_ms);
+    (void)sqlite3_bind_int64(q, 13, ev->active_utc_ms);
+    (void)sqlite3_bind_int64(q, 14, ev->shelve_until_utc_ms);
+    return step_done(st, q, "save alarm state");
+}
+
 int store_add_event(struct store *st, const struct msg_event *ev, const char *topic,
                     const char *payload, size_t payload_len, int qos)
 {
     sqlite3_stmt *q = st->add_event;
+    const char *target = target_of(st, ev->point, ev->limit, ev->type);
+    bool on_point = ev->limit != MSG_LIMIT_VOTE && ev->type != MSG_EV_SILENCE &&
+                    ev->point < st->n_points;
+    bool alarm = ev->type == MSG_EV_ALARM || ev->type == MSG_EV_REJECTED;
     int rc;
 
-    if (ev->point >= st->n_points)
+    /*
+     * An alarm or maintenance event names a point (or an area, for a vote) of this
+     * config. A refused command may name anything: its source's mistake is journalled,
+     * under target "*", rather than blocking the journal behind it.
+     */
+    if (ev->type >= MSG_EV_TYPE_COUNT ||
+        ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_MAINT) &&
+         (ev->limit == MSG_LIMIT_VOTE ? ev->point >= st->cfg->n_areas : !on_point)))
         return -EINVAL;
     (void)sqlite3_bind_int64(q, 1, (int64_t)ev->seq);
-    (void)sqlite3_bind_int64(q, 2, st->point_rowid[ev->point]);
-    (void)sqlite3_bind_text(q, 3,
-                            ev->kind == MSG_EVENT_ACTIVATED ? "activated" : "cleared", -1,
-                            SQLITE_STATIC);
-    (void)sqlite3_bind_text(q, 4, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
-    bind_real_or_null(q, 5, ev->value);
-    if (ev->limit == MSG_LIMIT_FAULT) {
-        (void)sqlite3_bind_null(q, 6); /* a fault has no setpoint */
+    if (on_point)
+        (void)sqlite3_bind_int64(q, 2, st->point_rowid[ev->point]);
+    else
+        (void)sqlite3_bind_null(q, 2);
+    (void)sqlite3_bind_text(q, 3, target, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(q, 4, type_names[ev->type], -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 5, event_name(ev), -1, SQLITE_STATIC);
+    if (ev->type == MSG_EV_SILENCE)
+        (void)sqlite3_bind_null(q, 6);
+    else
+        (void)sqlite3_bind_text(q, 6, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
+    if (alarm && ev->from < ALARM_STATE_COUNT)
+        (void)sqlite3_bind_text(q, 7, alarm_state_name(ev->from), -1, SQLITE_STATIC);
+    else
         (void)sqlite3_bind_null(q, 7);
-    } else {
-        bind_real_or_null(q, 6, ev->setpoint);
-        bind_real_or_null(q, 7, ev->deadband);
-    }
-    (void)sqlite3_bind_int64(q, 8, ev->utc_ms);
-    (void)sqlite3_bind_int64(q, 9, ev->mono_ns);
-    (void)sqlite3_bind_int(q, 10, (ev->flags & MSG_F_TEST) != 0);
-    (void)sqlite3_bind_int(q, 11, ev->quality < MSG_Q_COUNT ? ev->quality : MSG_Q_GOOD);
+    if (alarm)
+        (void)sqlite3_bind_text(q, 8, alarm_state_name(ev->to), -1, SQLITE_STATIC);
+    else
+        (void)sqlite3_bind_null(q, 8);
+    if (alarm && ev->priority != 0)
+        (void)sqlite3_bind_int(q, 9, ev->priority);
+    else
+        (void)sqlite3_bind_null(q, 9);
+    (void)sqlite3_bind_int(q, 10, (ev->flags & MSG_F_CONDITION) != 0);
+    (void)sqlite3_bind_int(q, 11, (ev->flags & MSG_F_FIRST_OUT) != 0);
+    bind_real_or_null(q, 12, ev->value);
+    bind_real_or_null(q, 13, ev->setpoint);
+    bind_real_or_null(q, 14, ev->deadband);
+    (void)sqlite3_bind_int64(q, 15, ev->utc_ms);
+    (void)sqlite3_bind_int64(q, 16, ev->mono_ns);
+    (void)sqlite3_bind_int(q, 17, (ev->flags & MSG_F_TEST) != 0);
+    (void)sqlite3_bind_int(q, 18, ev->quality < MSG_Q_COUNT ? ev->quality : MSG_Q_GOOD);
+    bind_text_or_null(q, 19, ev->user);
+    bind_text_or_null(q, 20, ev->reason);
+    if (ev->user[0] != '\0' && ev->source < MSG_SRC_COUNT)
+        (void)sqlite3_bind_text(q, 21, source_names[ev->source], -1, SQLITE_STATIC);
+    else
+        (void)sqlite3_bind_null(q, 21);
+    if (ev->type == MSG_EV_REJECTED)
+        (void)sqlite3_bind_text(q, 22, alarm_reason_name((unsigned)-ev->status), -1,
+                                SQLITE_STATIC);
+    else
+        (void)sqlite3_bind_null(q, 22);
     rc = step_done(st, q, "add event");
-    if (rc < 0)
+    if (rc == 0 && ev->type == MSG_EV_ALARM)
+        rc = put_alarm(st, ev, target);
+    if (rc == 0 && ev->user[0] != '\0')
+        rc = add_action(st, ev, target);
+    if (rc < 0 || topic == NULL)
         return rc;
 
     q = st->add_outbox;
@@ -464,6 +654,62 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     (void)sqlite3_bind_int64(q, 4, ev->utc_ms);
     (void)sqlite3_bind_int64(q, 5, (int64_t)ev->seq);
     return step_done(st, q, "add outbox row");
+}
+
+int store_add_audit(struct store *st, int64_t utc_ms, const char *user, const char *action,
+                    const char *target, const char *result, const char *reason)
+{
+    sqlite3_stmt *q = st->add_audit;
+
+    (void)sqlite3_bind_int64(q, 1, utc_ms);
+    (void)sqlite3_bind_text(q, 2, user, -1, SQLITE_TRANSIENT);
+    (void)sqlite3_bind_text(q, 3, "config", -1, SQLITE_STATIC);
+    (void)sqlite3_bind_text(q, 4, action, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 5, target);
+    (void)sqlite3_bind_null(q, 6);
+    (void)sqlite3_bind_text(q, 7, result, -1, SQLITE_TRANSIENT);
+    bind_text_or_null(q, 8, reason);
+    (void)sqlite3_bind_null(q, 9);
+    return step_done(st, q, "add audit record");
+}
+
+int store_load_alarms(struct store *st,
+                      int (*fn)(void *arg, const struct store_alarm *a), void *arg)
+{
+    sqlite3_stmt *q = st->get_alarms;
+    int rc, cb = 0;
+
+    while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+        struct store_alarm a = {0};
+        const unsigned char *t = sqlite3_column_text(q, 0);
+        const unsigned char *l = sqlite3_column_text(q, 1);
+
+        (void)snprintf(a.target, sizeof(a.target), "%s", t ? (const char *)t : "");
+        (void)snprintf(a.limit, sizeof(a.limit), "%s", l ? (const char *)l : "");
+        a.state = sqlite3_column_int(q, 2);
+        a.shelve = sqlite3_column_int(q, 3);
+        a.priority = sqlite3_column_int(q, 4);
+        a.flags = sqlite3_column_int(q, 5);
+        a.seq = (uint64_t)sqlite3_column_int64(q, 6);
+        a.value = sqlite3_column_type(q, 7) == SQLITE_NULL ? (double)NAN
+                                                           : sqlite3_column_double(q, 7);
+        a.setpoint = sqlite3_column_type(q, 8) == SQLITE_NULL ? (double)NAN
+                                                              : sqlite3_column_double(q, 8);
+        a.since_ms = sqlite3_column_int64(q, 9);
+        a.active_ms = sqlite3_column_int64(q, 10);
+        a.shelve_until_ms = sqlite3_column_int64(q, 11);
+        cb = fn(arg, &a);
+        if (cb != 0)
+            break;
+    }
+    (void)sqlite3_reset(q);
+    if (cb != 0)
+        return cb;
+    if (rc != SQLITE_DONE) {
+        log_error("store: reading alarm states: %s", sqlite3_errmsg(st->db));
+        return errno_of(rc);
+    }
+    return 0;
 }
 
 int store_mark_delivered(struct store *st, int64_t id, int64_t utc_ms)

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "msg.h"
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 struct store;
 
@@ -48,12 +48,43 @@ void store_rollback(struct store *st);
 int store_add_reading(struct store *st, const struct msg_sample *s);
 
 /*
- * Inside a transaction: record an alarm event and queue its MQTT message in the outbox.
- * Both rows land in the same transaction, so an event is never stored without its
- * message.
+ * Inside a transaction: record a journal event and queue its MQTT message in the outbox
+ * (none when topic is NULL). An alarm event also updates the alarm's saved state, and an
+ * operator action (an event with a user) adds an audit record. Every row lands in the
+ * same transaction, so an event is never stored without its message, state or audit.
  */
 int store_add_event(struct store *st, const struct msg_event *ev, const char *topic,
                     const char *payload, size_t payload_len, int qos);
+
+/*
+ * Inside a transaction: an audit record that is not an operator command, such as a
+ * standards override in the config at start-up (source "config").
+ */
+int store_add_audit(struct store *st, int64_t utc_ms, const char *user, const char *action,
+                    const char *target, const char *result, const char *reason);
+
+/* The saved state of one alarm that was not plain normal. */
+struct store_alarm {
+    char target[CONFIG_ID_LEN]; /* the point id, or the area id for a vote */
+    char limit[32];             /* msg_limit_name() */
+    int state;                  /* enum alarm_state */
+    int shelve;                 /* enum alarm_shelve */
+    int priority;
+    int flags; /* MSG_F_* of its last event */
+    uint64_t seq;
+    double value;
+    double setpoint;
+    int64_t since_ms;
+    int64_t active_ms;
+    int64_t shelve_until_ms;
+};
+
+/*
+ * Call fn for every saved alarm state, in a stable order. A non-zero return from fn
+ * stops the walk and is returned. Returns 0 or a negative errno.
+ */
+int store_load_alarms(struct store *st,
+                      int (*fn)(void *arg, const struct store_alarm *a), void *arg);
 
 /* Inside a transaction: the broker has the outbox row id. */
 int store_mark_delivered(struct store *st, int64_t id, int64_t utc_ms);

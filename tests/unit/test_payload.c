@@ -93,7 +93,14 @@ static int teardown_cfg(void **state)
     return 0;
 }
 
-static struct msg_event event(uint32_t point, uint8_t kind, uint64_t seq, double value,
+/* The two condition changes of the old tests, as alarm steps. */
+enum { ACTIVATED, CLEARED };
+
+/*
+ * An alarm event: ACTIVATED is alm from normal to unack, CLEARED is rtn from acked to
+ * normal (an acknowledged alarm whose condition went away).
+ */
+static struct msg_event event(uint32_t point, int kind, uint64_t seq, double value,
                               int64_t utc_ms)
 {
     struct msg_event ev;
@@ -101,7 +108,13 @@ static struct msg_event event(uint32_t point, uint8_t kind, uint64_t seq, double
     memset(&ev, 0, sizeof(ev));
     ev.seq = seq;
     ev.point = point;
-    ev.kind = kind;
+    ev.type = MSG_EV_ALARM;
+    ev.event = kind == ACTIVATED ? ALARM_EV_ALM : ALARM_EV_RTN;
+    ev.from = kind == ACTIVATED ? ALARM_NORMAL : ALARM_ACKED;
+    ev.to = kind == ACTIVATED ? ALARM_UNACK : ALARM_NORMAL;
+    ev.flags = kind == ACTIVATED ? MSG_F_CONDITION | MSG_F_ANNUNCIATE : 0;
+    ev.priority = 3;
+    ev.since_utc_ms = utc_ms;
     ev.limit = MSG_LIMIT_HIGH;
     ev.value = value;
     ev.setpoint = 25.0;
@@ -109,6 +122,14 @@ static struct msg_event event(uint32_t point, uint8_t kind, uint64_t seq, double
     ev.mono_ns = 123456789;
     ev.utc_ms = utc_ms;
     return ev;
+}
+
+/* The topic of an alarm event of point. */
+static int topic_of(const struct config *cfg, long point, char *buf, size_t len)
+{
+    struct msg_event ev = event((uint32_t)point, ACTIVATED, 1, 1.0, 0);
+
+    return payload_event_topic(cfg, &ev, buf, len);
 }
 
 /* Encode ev into a large buffer and parse it back; the caller frees the tree. */
@@ -165,11 +186,11 @@ static void test_alarm_topic(void **state)
     const char *want = "parkguard/vanadium-titanium/demo-gw-01/alarm/gd-301.ch4";
     int n;
 
-    n = payload_alarm_topic(cfg, point_index(cfg, "gd-301.ch4"), buf, sizeof(buf));
+    n = topic_of(cfg, point_index(cfg, "gd-301.ch4"), buf, sizeof(buf));
     assert_int_equal(n, (int)strlen(want));
     assert_string_equal(buf, want);
 
-    n = payload_alarm_topic(cfg, point_index(cfg, "pt-b12.temp"), buf, sizeof(buf));
+    n = topic_of(cfg, point_index(cfg, "pt-b12.temp"), buf, sizeof(buf));
     assert_string_equal(buf, "parkguard/vanadium-titanium/demo-gw-01/alarm/pt-b12.temp");
     assert_int_equal(n, (int)strlen(buf));
 }
@@ -201,7 +222,7 @@ static void test_topics_with_custom_prefix(void **state)
                  (int)(at - demo_json), demo_json, at + strlen(from));
     assert_true(n > 0 && (size_t)n < sizeof(json));
     cfg = parse_ok(json);
-    assert_int_equal(payload_alarm_topic(cfg, 0, buf, sizeof(buf)), 27);
+    assert_int_equal(topic_of(cfg, 0, buf, sizeof(buf)), 27);
     assert_string_equal(buf, "plant7/gas/alarm/gd-301.ch4");
     assert_int_equal(payload_status_topic(cfg, buf, sizeof(buf)), 17);
     assert_string_equal(buf, "plant7/gas/status");
@@ -221,7 +242,7 @@ static void test_topic_enospc_boundary(void **state)
         int n;
 
         assert_non_null(buf);
-        n = payload_alarm_topic(cfg, 0, buf, len);
+        n = topic_of(cfg, 0, buf, len);
         if (len <= tlen)
             assert_int_equal(n, -ENOSPC);
         else
@@ -276,12 +297,12 @@ static void test_longest_topic_fits_outbox(void **state)
      * The longest topic a valid config allows (197 bytes) must fit an outbox slot, or the
      * recorder could never store that point's events.
      */
-    assert_int_equal(payload_alarm_topic(cfg, 0, buf, sizeof(buf)), 127 + 7 + 63);
+    assert_int_equal(topic_of(cfg, 0, buf, sizeof(buf)), 127 + 7 + 63);
     assert_int_equal(strncmp(buf, prefix, 127), 0);
     assert_int_equal(strncmp(buf + 127, "/alarm/", 7), 0);
     assert_string_equal(buf + 134, id);
     /* One byte short of room for the terminator is refused, not truncated. */
-    assert_int_equal(payload_alarm_topic(cfg, 0, small, sizeof(small)), -ENOSPC);
+    assert_int_equal(topic_of(cfg, 0, small, sizeof(small)), -ENOSPC);
     /* The status topic (134 characters) still fits. */
     assert_int_equal(payload_status_topic(cfg, buf, sizeof(buf)), 127 + 7);
     config_free(cfg);
@@ -293,11 +314,12 @@ static void test_event_activated_all_fields(void **state)
 {
     const struct config *cfg = *state;
     uint32_t p = (uint32_t)point_index(cfg, "gd-301.ch4");
-    struct msg_event ev = event(p, MSG_EVENT_ACTIVATED, 42, 27.3, INT64_C(1795862302460));
+    struct msg_event ev = event(p, ACTIVATED, 42, 27.3, INT64_C(1795862302460));
     char buf[MSG_PAYLOAD_LEN];
     cJSON *o = encode_parse(cfg, &ev, buf, sizeof(buf));
 
-    json_number(o, "schema", 1);
+    json_number(o, "schema", 2);
+    json_string(o, "type", "alarm");
     json_string(o, "gateway", "demo-gw-01");
     json_string(o, "site", "vanadium-titanium");
     json_number(o, "seq", 42);
@@ -305,8 +327,16 @@ static void test_event_activated_all_fields(void **state)
     json_string(o, "device", "gd-301");
     json_string(o, "area", "vt-unit3-chlorination");
     json_string(o, "limit", "high");
-    json_string(o, "event", "activated");
+    json_string(o, "event", "alm");
+    json_string(o, "from", "normal");
+    json_string(o, "to", "unack");
     json_bool(o, "active", true);
+    json_bool(o, "condition", true);
+    json_number(o, "priority", 3);
+    json_bool(o, "first_out", false);
+    json_bool(o, "annunciate", true);
+    json_bool(o, "latching", false);
+    json_number(o, "since_ms", 1795862302460.0);
     json_bool(o, "test", false);
     json_string(o, "quality", "good");
     json_number(o, "value", 27.3);
@@ -315,8 +345,8 @@ static void test_event_activated_all_fields(void **state)
     json_string(o, "unit", "%LEL");
     json_string(o, "ts", "2026-11-28T10:38:22.460Z");
     json_number(o, "ts_ms", 1795862302460.0);
-    /* Exactly these 18 fields: a new one is a schema change (docs/mqtt.md). */
-    assert_int_equal(cJSON_GetArraySize(o), 18);
+    /* Exactly these 27 fields: a new one is a schema change (docs/mqtt.md). */
+    assert_int_equal(cJSON_GetArraySize(o), 27);
     /* Compact: no pretty-printing whitespace on the wire. */
     assert_null(strchr(buf, '\n'));
     assert_null(strchr(buf, ' '));
@@ -329,7 +359,7 @@ static void test_event_cleared(void **state)
 {
     const struct config *cfg = *state;
     uint32_t p = (uint32_t)point_index(cfg, "pt-b12.temp");
-    struct msg_event ev = event(p, MSG_EVENT_CLEARED, 7, -3.5, INT64_C(1700000000000));
+    struct msg_event ev = event(p, CLEARED, 7, -3.5, INT64_C(1700000000000));
     char buf[MSG_PAYLOAD_LEN];
     cJSON *o;
 
@@ -338,8 +368,11 @@ static void test_event_cleared(void **state)
     ev.flags =
         MSG_F_TEST; /* decided by a sample taken while the device was in test mode */
     o = encode_parse(cfg, &ev, buf, sizeof(buf));
-    json_string(o, "event", "cleared");
+    json_string(o, "event", "rtn");
+    json_string(o, "from", "acked");
+    json_string(o, "to", "normal");
     json_bool(o, "active", false);
+    json_bool(o, "condition", false);
     json_bool(o, "test", true);
     json_string(o, "point", "pt-b12.temp");
     json_string(o, "device", "pt-b12");
@@ -359,20 +392,22 @@ static void test_event_fault(void **state)
 {
     const struct config *cfg = *state;
     uint32_t p = (uint32_t)point_index(cfg, "gd-301.ch4");
-    struct msg_event ev = event(p, MSG_EVENT_ACTIVATED, 9, NAN, INT64_C(1700000000000));
+    struct msg_event ev = event(p, ACTIVATED, 9, NAN, INT64_C(1700000000000));
     char buf[MSG_PAYLOAD_LEN];
     cJSON *o;
 
     ev.limit = MSG_LIMIT_FAULT;
     ev.quality = MSG_Q_COMM_LOSS;
+    ev.setpoint = NAN;
+    ev.deadband = NAN;
     o = encode_parse(cfg, &ev, buf, sizeof(buf));
     json_string(o, "limit", "fault");
-    json_string(o, "event", "activated");
+    json_string(o, "event", "alm");
     json_string(o, "quality", "comm-loss");
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "value")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "setpoint")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "deadband")));
-    assert_int_equal(cJSON_GetArraySize(o), 18);
+    assert_int_equal(cJSON_GetArraySize(o), 27);
     cJSON_Delete(o);
 }
 
@@ -395,7 +430,7 @@ static void test_event_timestamps(void **state)
     char buf[MSG_PAYLOAD_LEN];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct msg_event ev = event(0, MSG_EVENT_ACTIVATED, 1, 30.0, cases[i].ms);
+        struct msg_event ev = event(0, ACTIVATED, 1, 30.0, cases[i].ms);
         cJSON *o = encode_parse(cfg, &ev, buf, sizeof(buf));
 
         json_string(o, "ts", cases[i].iso);
@@ -425,7 +460,7 @@ static void test_event_timestamp_before_epoch(void **state)
     char buf[MSG_PAYLOAD_LEN];
 
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        struct msg_event ev = event(0, MSG_EVENT_ACTIVATED, 1, 30.0, cases[i].ms);
+        struct msg_event ev = event(0, ACTIVATED, 1, 30.0, cases[i].ms);
         cJSON *o = encode_parse(cfg, &ev, buf, sizeof(buf));
         const cJSON *ts = cJSON_GetObjectItemCaseSensitive(o, "ts");
         char got[64] = "(missing)";
@@ -450,7 +485,7 @@ static void test_event_large_integers(void **state)
 {
     const struct config *cfg = *state;
     char buf[MSG_PAYLOAD_LEN];
-    struct msg_event ev = event(0, MSG_EVENT_ACTIVATED, UINT64_C(123456789012345), 30.0,
+    struct msg_event ev = event(0, ACTIVATED, UINT64_C(123456789012345), 30.0,
                                 INT64_C(1795862302460));
     cJSON *o = encode_parse(cfg, &ev, buf, sizeof(buf));
 
@@ -503,7 +538,7 @@ static void test_event_worst_case_fits_outbox(void **state)
     assert_true(n > 0 && (size_t)n < sizeof(json));
     cfg = parse_ok(json);
 
-    ev = event(0, MSG_EVENT_ACTIVATED, UINT64_MAX, -1.2345678901234567e-300,
+    ev = event(0, ACTIVATED, UINT64_MAX, -1.2345678901234567e-300,
                INT64_C(253402300799999)); /* 9999-12-31T23:59:59.999Z */
     ev.setpoint = -1.2345678901234567e+300;
     ev.deadband = 9.8765432109876543e-299;
@@ -532,7 +567,7 @@ static void test_event_worst_case_fits_outbox(void **state)
 static void test_event_enospc(void **state)
 {
     const struct config *cfg = *state;
-    struct msg_event ev = event(0, MSG_EVENT_ACTIVATED, 42, 27.3, INT64_C(1795862302460));
+    struct msg_event ev = event(0, ACTIVATED, 42, 27.3, INT64_C(1795862302460));
     char full[MSG_PAYLOAD_LEN];
     int n = payload_alarm_event(cfg, &ev, full, sizeof(full));
     size_t len_ok = 0;
