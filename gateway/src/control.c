@@ -637,8 +637,12 @@ static void refusal_text(const struct config *cfg, const struct msg_command *cmd
     target_name(cfg, cmd, what, sizeof(what));
     switch (-r->status) {
     case ALARM_R_NOT_AUTHORISED:
-        (void)snprintf(buf, len, "officer %s lacks the \"%s\" right", cmd->user,
-                       right_of(cmd->op));
+        /* Silencing asks for any right: everyone who may act may stop a siren. */
+        if (cmd->op == MSG_CMD_SILENCE)
+            (void)snprintf(buf, len, "officer %s holds no rights", cmd->user);
+        else
+            (void)snprintf(buf, len, "officer %s lacks the \"%s\" right", cmd->user,
+                           right_of(cmd->op));
         return;
     case ALARM_R_NO_SUCH_ALARM:
         (void)snprintf(buf, len, "there is no alarm %s", what);
@@ -731,43 +735,52 @@ static void log_late(struct control *c, const struct msg_cmd_result *r)
              (unsigned long long)r->req, (unsigned long long)r->seq);
 }
 
+/* Wait for the RT loop's wake-up, until deadline at the latest. Returns false past it. */
+static bool wait_wake(struct control *c, int64_t deadline)
+{
+    struct pollfd pfd = {.fd = c->src.wake_fd, .events = POLLIN};
+    int64_t left = deadline - pgtime_mono_ns();
+    uint64_t v;
+
+    if (left <= 0)
+        return false;
+    /* Without an eventfd, look again every few milliseconds. */
+    if (c->src.wake_fd < 0) {
+        struct timespec ts = {.tv_nsec = 2 * 1000000};
+
+        (void)nanosleep(&ts, NULL);
+        return true;
+    }
+    (void)poll(&pfd, 1, (int)((left + PGTIME_NS_PER_MS - 1) / PGTIME_NS_PER_MS));
+    (void)!read(c->src.wake_fd, &v, sizeof(v));
+    return true;
+}
+
 /*
- * Push the command and wait for its answer. Answers come in order, so anything older
- * than ours is the late answer of a command that timed out. Returns 0, -EBUSY (ring
- * full) or -ETIMEDOUT.
+ * Push the command and wait for its answer, CONTROL_RESULT_TIMEOUT_MS in all. Answers
+ * come in order, so anything older than ours is the late answer of a command that timed
+ * out. Returns 0, -EBUSY (the ring stayed full: the command was not taken) or -ETIMEDOUT
+ * (taken, not answered: it may still be carried out).
  */
 static int round_trip(struct control *c, struct msg_command *cmd,
                       struct msg_cmd_result *r)
 {
-    int64_t deadline;
+    int64_t deadline = pgtime_mono_ns() + CONTROL_RESULT_TIMEOUT_MS * PGTIME_NS_PER_MS;
+    bool pushed = false;
 
     cmd->req = ++c->next_req;
-    if (!ring_push(c->src.commands, cmd))
-        return -EBUSY;
-    deadline = pgtime_mono_ns() + CONTROL_RESULT_TIMEOUT_MS * PGTIME_NS_PER_MS;
     for (;;) {
-        struct pollfd pfd = {.fd = c->src.wake_fd, .events = POLLIN};
-        int64_t left;
-        uint64_t v;
-
+        pushed = pushed || ring_push(c->src.commands, cmd);
         while (ring_pop(c->src.results, r)) {
-            if (r->req == cmd->req)
+            if (pushed && r->req == cmd->req)
                 return 0;
             log_late(c, r);
         }
-        left = deadline - pgtime_mono_ns();
-        if (left <= 0)
+        if (!wait_wake(c, deadline))
             break;
-        /* Without an eventfd, look again every few milliseconds. */
-        if (c->src.wake_fd < 0) {
-            struct timespec ts = {.tv_nsec = 2 * 1000000};
-
-            (void)nanosleep(&ts, NULL);
-            continue;
-        }
-        (void)poll(&pfd, 1, (int)((left + PGTIME_NS_PER_MS - 1) / PGTIME_NS_PER_MS));
-        (void)!read(c->src.wake_fd, &v, sizeof(v));
     }
+    if (!pushed)
+        return -EBUSY;
     note_late(c, cmd);
     return -ETIMEDOUT;
 }
@@ -787,10 +800,14 @@ static char *serve_command(struct control *c, struct control_request *req,
         (void)snprintf(uid, sizeof(uid), " (uid %u)", (unsigned)peer->uid);
     rc = round_trip(c, cmd, &r);
     if (rc == -EBUSY) {
-        log_error("control: %s %s by %s%s not taken: the command ring is full",
-                  msg_cmd_name(cmd->op), what, cmd->user, uid);
-        return reply_error(req, control_error_name(CONTROL_E_BUSY),
-                           "the real-time loop is not taking commands; nothing was done");
+        log_error(
+            "control: %s %s by %s%s not taken: the command ring stayed full for %d ms",
+            msg_cmd_name(cmd->op), what, cmd->user, uid, CONTROL_RESULT_TIMEOUT_MS);
+        (void)snprintf(
+            detail, sizeof(detail),
+            "the real-time loop took no command within %d ms; nothing was done",
+            CONTROL_RESULT_TIMEOUT_MS);
+        return reply_error(req, control_error_name(CONTROL_E_BUSY), detail);
     }
     if (rc == -ETIMEDOUT) {
         log_error(
@@ -813,7 +830,8 @@ static char *serve_command(struct control *c, struct control_request *req,
         if (o != NULL) {
             add_str(o, "error", alarm_reason_name((unsigned)-r.status), &ok);
             add_str(o, "detail", detail, &ok);
-            if (cmd->op != MSG_CMD_SILENCE)
+            /* A command on no alarm, or on no alarm at all (silence), has no state. */
+            if (cmd->op != MSG_CMD_SILENCE && r.status != -ALARM_R_NO_SUCH_ALARM)
                 add_str(o, "state", alarm_state_name(r.from), &ok);
             add_num(o, "seq", (double)r.seq, &ok);
         }
@@ -942,8 +960,13 @@ static cJSON *alarm_json(const struct config *cfg, const struct rtloop_alarm *a,
     add_bool(o, "first_out", (a->flags & MSG_F_FIRST_OUT) != 0, ok);
     add_bool(o, "latching", (a->flags & MSG_F_LATCHING) != 0, ok);
     add_bool(o, "test", (a->flags & MSG_F_TEST) != 0, ok);
-    add_time(o, "shelve_until", a->state == ALARM_SHELVED ? a->shelve_until_utc_ms : 0,
-             ok);
+    if (a->state == ALARM_SHELVED && a->shelve_until_utc_ms != 0) {
+        add_time(o, "shelve_until", a->shelve_until_utc_ms, ok);
+        add_num(o, "shelve_until_ms", (double)a->shelve_until_utc_ms, ok);
+    } else {
+        add_null(o, "shelve_until", ok);
+        add_null(o, "shelve_until_ms", ok);
+    }
     add_num(o, "seq", (double)a->seq, ok);
     return o;
 }
