@@ -227,6 +227,19 @@ int32_t scenario_milli(const struct scenario *s, uint32_t t_ms, uint16_t range_x
         ramp = s->base_milli + (int64_t)(t_ms - s->start_ms) * s->rate_milli_s / 1000;
         if (ramp > peak)
             ramp = peak;
+        /*
+         * A leak that is stopped (for=S) disperses at the rate it built up, down to the
+         * background: the gas clears, as an alarm's whole life needs.
+         */
+        if (s->for_ms != 0 && t_ms - s->start_ms > s->for_ms) {
+            int64_t top = s->base_milli + (int64_t)s->for_ms * s->rate_milli_s / 1000;
+
+            if (top > peak)
+                top = peak;
+            ramp = top - (int64_t)(t_ms - s->start_ms - s->for_ms) * s->rate_milli_s / 1000;
+            if (ramp < s->base_milli)
+                ramp = s->base_milli;
+        }
         /* The noise rides on the ramp, as it would on a real sensor. */
         return (int32_t)ramp + background(s, t_ms) - s->base_milli;
     case SCENARIO_STUCK:

@@ -11,7 +11,9 @@
  * Kinds and their keys (numbers are decimal, times in seconds, values in the node's
  * engineering unit):
  *   steady   base=0 noise=0.2                 a constant value with uniform noise
- *   leak     + start=10 rate=0.5 peak=FS      a slow leak: ramp from base at rate/s
+ *   leak     + start=10 rate=0.5 peak=FS      a slow leak: ramp from base at rate/s;
+ *                                             with for=S it stops after S s and
+ *                                             disperses at the same rate
  *   fast     + start=10 rate=20 peak=FS       a fast leak (rate-of-change case)
  *   stuck    + start=10                       the value freezes at its value at start
  *   fault    + start=10 for=0 mode=low        loop at 2.0 mA (low) or 22.0 mA (high)

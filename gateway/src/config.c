@@ -3350,6 +3350,432 @@ static int parse_device(struct parse *p, const cJSON *v, size_t i)
     return rc;
 }
 
+/* ---- local outputs ---------------------------------------------------------------- */
+
+#define BOARD_MAX_SERIAL 16
+
+/*
+ * A board file (hw/boards/NAME.json, docs/outputs.md) as far as the config needs it: its
+ * outputs, which relays are resolved against. Serial ports are checked and dropped; they
+ * document the hardware for commissioning.
+ */
+struct board_output {
+    char id[CONFIG_ID_LEN];
+    char chip[CONFIG_PATH_LEN];
+    uint32_t line;
+    bool active_low;
+};
+
+struct board {
+    char name[CONFIG_ID_LEN];
+    size_t n_outputs;
+    struct board_output outputs[CONFIG_MAX_OUTPUTS];
+    size_t n_serial;
+    char serial_ids[BOARD_MAX_SERIAL][CONFIG_ID_LEN];
+    char serial_devices[BOARD_MAX_SERIAL][CONFIG_PATH_LEN];
+};
+
+/* A boolean without a default: wiring facts such as active_low must be stated. */
+static int get_required_bool(struct walk *w, const cJSON *obj, const char *key, bool *out)
+{
+    const cJSON *v;
+    size_t mark;
+    int rc = member(w, obj, key, true, &v, &mark);
+
+    if (rc == 0 && !cJSON_IsBool(v))
+        rc = fail(w, "expected true or false, got %s", show(v).text);
+    if (rc == 0)
+        *out = cJSON_IsTrue(v);
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The path names serial[i]. */
+static int parse_board_serial(struct walk *w, const cJSON *v, size_t i, struct board *b)
+{
+    static const char *const keys[] = {"id", "device", "rs485", "description", NULL};
+    char text[256];
+    bool rs485;
+    int rc = expect_object(w, v);
+
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_id(w, v, "id", NULL, b->serial_ids[i]);
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        if (strcmp(b->serial_ids[k], b->serial_ids[i]) == 0) {
+            size_t mark = path_key(w, "id");
+
+            rc = duplicate_id(w, b->serial_ids[i], "serial", (long)k);
+            path_pop(w, mark);
+        }
+    }
+    if (rc == 0)
+        rc = get_string(w, v, "device", true, NULL, 1, CONFIG_PATH_LEN - 1,
+                        b->serial_devices[i]);
+    if (rc == 0 && b->serial_devices[i][0] != '/')
+        rc = fail_at(w, "device",
+                     "expected an absolute path such as \"/dev/ttyS1\", got %s",
+                     show_string(b->serial_devices[i]).text);
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        if (strcmp(b->serial_devices[k], b->serial_devices[i]) == 0)
+            rc = fail_at(w, "device", "%s is already the device of serial[%zu]",
+                         show_string(b->serial_devices[i]).text, k);
+    }
+    if (rc == 0)
+        rc = get_required_bool(w, v, "rs485", &rs485);
+    if (rc == 0)
+        rc = get_string(w, v, "description", false, "", 0, sizeof(text) - 1, text);
+    return rc;
+}
+
+/* The path names outputs[i]. */
+static int parse_board_output(struct walk *w, const cJSON *v, size_t i, struct board *b)
+{
+    static const char *const keys[] = {"id",         "chip",        "line",
+                                       "active_low", "description", NULL};
+    struct board_output *o = &b->outputs[i];
+    char text[256];
+    long line = 0;
+    int rc = expect_object(w, v);
+
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_id(w, v, "id", NULL, o->id);
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        if (strcmp(b->outputs[k].id, o->id) == 0) {
+            size_t mark = path_key(w, "id");
+
+            rc = duplicate_id(w, o->id, "outputs", (long)k);
+            path_pop(w, mark);
+        }
+    }
+    if (rc == 0)
+        rc = get_string(w, v, "chip", true, NULL, 1, CONFIG_PATH_LEN - 1, o->chip);
+    if (rc == 0)
+        rc = get_int(w, v, "line", 0, 65535, true, 0, &line);
+    o->line = (uint32_t)line;
+    /* Two outputs on one line would make one relay answer to two roles. */
+    for (size_t k = 0; rc == 0 && k < i; k++) {
+        if (strcmp(b->outputs[k].chip, o->chip) == 0 && b->outputs[k].line == o->line)
+            rc = fail_at(w, "line", "%s line %lu is already outputs[%zu]",
+                         show_string(o->chip).text, (unsigned long)o->line, k);
+    }
+    if (rc == 0)
+        rc = get_required_bool(w, v, "active_low", &o->active_low);
+    if (rc == 0)
+        rc = get_string(w, v, "description", true, NULL, 1, sizeof(text) - 1, text);
+    return rc;
+}
+
+/* The whole board document; the walk names the board's file. */
+static int parse_board(struct walk *w, const cJSON *root, struct board *b)
+{
+    static const char *const keys[] = {"board",  "model",   "provenance", "source",
+                                       "serial", "outputs", NULL};
+    char self[CONFIG_ID_LEN], text[CONFIG_PATH_LEN];
+    const cJSON *arr, *v;
+    size_t mark = 0, i = 0;
+    int rc;
+
+    if (!cJSON_IsObject(root))
+        return fail(w, "expected object at top level, got %s", show(root).text);
+    rc = check_keys(w, root, keys);
+    if (rc == 0)
+        rc = get_id(w, root, "board", NULL, self);
+    /* A copied file that still names its original would describe the wrong hardware. */
+    if (rc == 0 && strcmp(self, b->name) != 0)
+        rc = fail_at(w, "board", "expected \"%s\" (the file's name), got \"%s\"", b->name,
+                     self);
+    if (rc == 0)
+        rc = get_string(w, root, "model", true, NULL, 1, CONFIG_TEXT_LEN - 1, text);
+    if (rc == 0)
+        rc = get_string(w, root, "provenance", true, NULL, 1, CONFIG_TEXT_LEN - 1, text);
+    if (rc == 0)
+        rc = get_string(w, root, "source", false, "", 0, CONFIG_PATH_LEN - 1, text);
+    if (rc)
+        return rc;
+
+    rc = get_list(w, root, "serial", BOARD_MAX_SERIAL, &arr, &mark);
+    if (rc == 0 && arr) {
+        cJSON_ArrayForEach(v, arr)
+        {
+            size_t at = path_index(w, i);
+
+            rc = parse_board_serial(w, v, i, b);
+            path_pop(w, at);
+            if (rc)
+                break;
+            b->n_serial = ++i;
+        }
+    }
+    path_pop(w, mark);
+    if (rc)
+        return rc;
+
+    i = 0;
+    rc = get_array(w, root, "outputs", CONFIG_MAX_OUTPUTS, &arr, &b->n_outputs, &mark);
+    if (rc == 0) {
+        cJSON_ArrayForEach(v, arr)
+        {
+            size_t at = path_index(w, i);
+
+            rc = parse_board_output(w, v, i, b);
+            path_pop(w, at);
+            if (rc)
+                break;
+            i++;
+        }
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/* The path must name outputs.board. */
+static int load_board(struct parse *p, const char *name, struct board *b)
+{
+    struct walk *w = p->w;
+    char path[CONFIG_PATH_LEN];
+    struct walk bw = {.name = NULL};
+    cJSON *root = NULL;
+    char *text = NULL;
+    size_t len = 0;
+    int n, rc;
+
+    n = snprintf(path, sizeof(path), "%s/%s.json", p->cfg->outputs.boards_dir, name);
+    if (n < 0 || (size_t)n >= sizeof(path))
+        return fail(w, "the board's path would exceed %d bytes", CONFIG_PATH_LEN - 1);
+    bw.name = base_name(path);
+    snprintf(b->name, sizeof(b->name), "%s", name);
+
+    rc = read_file(&bw, path, &text, &len);
+    if (rc == -ENOENT || rc == -ENOTDIR) {
+        rc = fail(w, "no board \"%s\" (no file %s)", name, path);
+        goto out;
+    }
+    if (rc == 0)
+        rc = parse_document(&bw, text, len, &root);
+    if (rc == 0)
+        rc = parse_board(&bw, root, b);
+    if (rc && rc != -ENOMEM)
+        adopt(w, &bw, rc);
+out:
+    cJSON_Delete(root);
+    free(text);
+    return rc;
+}
+
+/* The path names the relay's "output"; resolves it against the board. */
+static int relay_output(struct walk *w, const struct board *b, const char *id,
+                        const struct board_output **out)
+{
+    const char *hint = NULL;
+    size_t best = (size_t)-1;
+
+    for (size_t k = 0; k < b->n_outputs; k++) {
+        if (strcmp(b->outputs[k].id, id) == 0) {
+            *out = &b->outputs[k];
+            return 0;
+        }
+        if (close_enough(id, b->outputs[k].id, &best))
+            hint = b->outputs[k].id;
+    }
+    if (hint)
+        return fail(w, "no output \"%s\" on board \"%s\" (did you mean \"%s\"?)", id,
+                    b->name, hint);
+    return fail(w, "no output \"%s\" on board \"%s\"", id, b->name);
+}
+
+/* The path names the relay's "priorities". */
+static int relay_priorities(struct walk *w, const cJSON *arr, struct config_output *o)
+{
+    const cJSON *v;
+    size_t i = 0;
+    int rc = 0;
+
+    cJSON_ArrayForEach(v, arr)
+    {
+        size_t at = path_index(w, i++);
+        long prio = 0;
+
+        rc = check_int(w, v, ALARM_P1, ALARM_P4, &prio);
+        if (rc == 0 && (o->priorities & (1u << prio)))
+            rc = fail(w, "duplicate priority %ld", prio);
+        if (rc == 0)
+            o->priorities |= (uint8_t)(1u << prio);
+        path_pop(w, at);
+        if (rc)
+            break;
+    }
+    return rc;
+}
+
+/* The path names the relay's "areas". */
+static int relay_areas(struct parse *p, const cJSON *arr, struct config_output *o)
+{
+    struct walk *w = p->w;
+    const cJSON *v;
+    size_t i = 0;
+    int rc = 0;
+
+    cJSON_ArrayForEach(v, arr)
+    {
+        size_t at = path_index(w, i++);
+        long a = -1;
+
+        if (!cJSON_IsString(v))
+            rc = fail(w, "expected an area id, got %s", show(v).text);
+        else if ((a = idset_find(&p->areas, v->valuestring)) < 0)
+            rc = unknown_ref(w, "area", v->valuestring, &p->areas, p->cfg->n_areas);
+        else if (o->areas[a / 64] & (UINT64_C(1) << (a % 64)))
+            rc = fail(w, "duplicate area \"%s\"", v->valuestring);
+        if (rc == 0)
+            o->areas[a / 64] |= UINT64_C(1) << (a % 64);
+        path_pop(w, at);
+        if (rc)
+            break;
+    }
+    return rc;
+}
+
+/* The path names outputs.relays[i]. */
+static int parse_relay(struct parse *p, const cJSON *v, const struct board *b, size_t i)
+{
+    static const char *const keys[] = {"output", "role", "priorities",
+                                       "areas",  "test", NULL};
+    static const char *const roles[] = {"beacon", "siren", NULL};
+    struct walk *w = p->w;
+    struct config_output *o = &p->cfg->outputs.out[i];
+    const struct board_output *bo = NULL;
+    const cJSON *arr;
+    size_t n = 0, mark = 0;
+    int role = CONFIG_OUTPUT_BEACON;
+    int rc = expect_object(w, v);
+
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_id(w, v, "output", NULL, o->id);
+    if (rc == 0) {
+        mark = path_key(w, "output");
+        rc = relay_output(w, b, o->id, &bo);
+        /* One relay, one role: two entries for it would fight over its contact. */
+        for (size_t k = 0; rc == 0 && k < i; k++) {
+            if (strcmp(p->cfg->outputs.out[k].id, o->id) == 0)
+                rc = fail(w,
+                          "duplicate output \"%s\" (first at outputs.relays[%zu].output)",
+                          o->id, k);
+        }
+        path_pop(w, mark);
+    }
+    if (rc)
+        return rc;
+    snprintf(o->chip, sizeof(o->chip), "%s", bo->chip);
+    o->line = bo->line;
+    o->active_low = bo->active_low;
+
+    rc = get_enum(w, v, "role", true, CONFIG_OUTPUT_BEACON, roles, &role);
+    o->role = (uint8_t)role;
+    /* No default: which priorities are audible is the site's alarm philosophy. */
+    if (rc == 0) {
+        rc = get_array(w, v, "priorities", ALARM_P4, &arr, &n, &mark);
+        if (rc == 0)
+            rc = relay_priorities(w, arr, o);
+        path_pop(w, mark);
+    }
+    if (rc == 0) {
+        rc = get_list(w, v, "areas", CONFIG_MAX_AREAS, &arr, &mark);
+        o->all_areas = rc == 0 && arr == NULL;
+        if (rc == 0 && arr)
+            rc = relay_areas(p, arr, o);
+        path_pop(w, mark);
+    }
+    if (rc == 0)
+        rc = get_bool(w, v, "test", false, &o->test);
+    return rc;
+}
+
+/*
+ * The optional "outputs" section: the board, the backend and the relays, each resolved
+ * against the board's outputs so that nothing downstream reads the board file.
+ */
+static int parse_outputs(struct parse *p, const cJSON *root)
+{
+    static const char *const keys[] = {"board",    "boards_dir", "backend",
+                                       "sim_path", "relays",     NULL};
+    static const char *const backends[] = {"gpio", "sim", NULL};
+    struct walk *w = p->w;
+    struct config *cfg = p->cfg;
+    char dir[CONFIG_PATH_LEN];
+    struct board *b = NULL;
+    const cJSON *o, *arr;
+    size_t n = 0, outer = 0, mark = 0;
+    int backend = CONFIG_OUTPUTS_GPIO;
+    int rc = member(w, root, "outputs", false, &o, &outer);
+
+    if (rc || !o)
+        goto out;
+    rc = expect_object(w, o);
+    if (rc == 0)
+        rc = check_keys(w, o, keys);
+    if (rc == 0)
+        rc = get_id(w, o, "board", NULL, cfg->outputs.board);
+    if (rc == 0)
+        rc = get_string(w, o, "boards_dir", false, "../hw/boards", 1, CONFIG_PATH_LEN - 1,
+                        dir);
+    if (rc == 0 && resolve_dir(cfg->outputs.boards_dir, sizeof(cfg->outputs.boards_dir),
+                               p->origin, dir) != 0)
+        rc = fail_at(w, "boards_dir",
+                     "too long once joined to the config's directory: at most %d bytes",
+                     CONFIG_PATH_LEN - 1);
+    if (rc == 0)
+        rc = get_enum(w, o, "backend", false, CONFIG_OUTPUTS_GPIO, backends, &backend);
+    cfg->outputs.backend = (uint8_t)backend;
+    if (rc == 0 && backend == CONFIG_OUTPUTS_SIM)
+        rc = get_string(w, o, "sim_path", true, NULL, 1, CONFIG_PATH_LEN - 1,
+                        cfg->outputs.sim_path);
+    else if (rc == 0)
+        rc = forbid(w, o, "sim_path", "with backend \"gpio\"");
+    if (rc)
+        goto out;
+
+    b = calloc(1, sizeof(*b));
+    if (!b) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    mark = path_key(w, "board");
+    rc = load_board(p, cfg->outputs.board, b);
+    path_pop(w, mark);
+    if (rc)
+        goto out;
+
+    rc = get_array(w, o, "relays", CONFIG_MAX_OUTPUTS, &arr, &n, &mark);
+    if (rc == 0) {
+        const cJSON *v;
+        size_t i = 0;
+
+        cJSON_ArrayForEach(v, arr)
+        {
+            size_t at = path_index(w, i);
+
+            rc = parse_relay(p, v, b, i);
+            path_pop(w, at);
+            if (rc)
+                break;
+            i++;
+        }
+    }
+    path_pop(w, mark);
+    if (rc == 0)
+        cfg->outputs.n = n;
+out:
+    free(b);
+    path_pop(w, outer);
+    return rc;
+}
+
 /* How many points the devices declare, counting only what looks like a points array: the
  * entries themselves are checked, with their paths, when they are walked. */
 static size_t count_points(const cJSON *devices)
@@ -3554,7 +3980,8 @@ static int parse_root(struct parse *p, const cJSON *root)
 {
     static const char *const keys[] = {"gateway",      "rt",    "store", "mqtt",
                                        "profiles_dir", "areas", "buses", "devices",
-                                       "control",      NULL};
+                                       "outputs",      "control",
+                                       NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     const cJSON *arr;
@@ -3612,6 +4039,8 @@ static int parse_root(struct parse *p, const cJSON *root)
     path_pop(w, mark);
     if (rc == 0)
         rc = check_votes(p);
+    if (rc == 0)
+        rc = parse_outputs(p, root);
     return rc;
 }
 

@@ -289,6 +289,15 @@ static int daemon_start(struct daemon *d)
         return -ENOMEM;
     /* Resume every alarm where it was before the loop sees its first sample. */
     rc = store_load_alarms(d->store, restore_one, d);
+    if (rc == 0)
+        rc = recorder_track_alarms(d->rec, rtloop_alarm_count(d->rt));
+    for (size_t i = 0; rc == 0 && i < rtloop_alarm_count(d->rt); i++) {
+        struct rtloop_alarm a;
+
+        if (rtloop_alarm_get(d->rt, i, &a) == 0 && a.state != ALARM_NORMAL)
+            rc = recorder_restore_alarm(d->rec, (uint32_t)i, a.priority, a.state,
+                                        (a.flags & MSG_F_CONDITION) != 0, a.since_utc_ms);
+    }
     if (rc < 0)
         return rc;
     if (cfg->outputs.n != 0) {
@@ -378,6 +387,7 @@ static void publish_metrics(struct daemon *d)
         d->overruns_seen = m.rt.overruns;
     }
     recorder_stats(d->rec, &m.rec);
+    m.has_kpi = recorder_kpi(d->rec, m.utc_ms, &m.kpi) == 0;
     uplink_stats(d->up, &m.up);
     for (size_t b = 0; b < cfg->n_buses; b++) {
         poller_stats(d->pollers[b], &bus[b]);

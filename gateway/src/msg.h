@@ -211,6 +211,7 @@ struct msg_event {
     uint64_t seq;    /* per-gateway, strictly increasing, survives restarts */
     uint64_t req;    /* the command's req for operator actions, else 0 */
     uint32_t point;  /* index into config.points; area index for VOTE; MSG_POINT_ALL */
+    uint32_t alarm;  /* ALARM: the loop's dense alarm index (rtloop_alarm_get()) */
     uint8_t type;    /* enum msg_event_type */
     uint8_t limit;   /* enum msg_limit */
     uint8_t event;   /* enum alarm_event for ALARM; enum msg_cmd_op for REJECTED, SILENCE */

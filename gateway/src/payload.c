@@ -254,6 +254,64 @@ static cJSON *device_json(const struct config *cfg, const struct poller_device_s
     return o;
 }
 
+static void prio_array(cJSON *o, const char *k, const double *v, bool *ok)
+{
+    cJSON *a = cJSON_AddArrayToObject(o, k);
+
+    for (size_t i = 0; a != NULL && i < KPI_PRIORITIES; i++) {
+        cJSON *n = cJSON_CreateNumber(v[i]);
+
+        if (n == NULL || !cJSON_AddItemToArray(a, n)) {
+            cJSON_Delete(n);
+            *ok = false;
+        }
+    }
+    if (a == NULL)
+        *ok = false;
+}
+
+/* The alarm system's figures: what the loop holds now and the KPIs of the journal. */
+static void alarms_json(cJSON *o, const struct payload_metrics *m, bool *ok)
+{
+    const struct kpi_figures *k = &m->kpi;
+    cJSON *x = cJSON_AddObjectToObject(o, "alarms");
+    double v[KPI_PRIORITIES], w[KPI_PRIORITIES];
+
+    if (x == NULL) {
+        *ok = false;
+        return;
+    }
+    num(x, "active", m->rt.alarms_active, ok);
+    num(x, "unack", m->rt.alarms_unack, ok);
+    num(x, "commands", (double)m->rt.commands, ok);
+    num(x, "commands_rejected", (double)m->rt.commands_rejected, ok);
+    num(x, "outputs", m->rt.outputs, ok);
+    if (!m->has_kpi)
+        return;
+    for (size_t i = 0; i < KPI_PRIORITIES; i++) {
+        v[i] = (double)k->rate_10min_by_priority[i];
+        w[i] = (double)k->active_by_priority[i];
+    }
+    num(x, "rate_10min", (double)k->rate_10min, ok);
+    prio_array(x, "rate_10min_by_priority", v, ok);
+    num(x, "peak_10min", (double)k->peak_10min, ok);
+    num(x, "annunciations", (double)k->annunciations, ok);
+    if (cJSON_AddBoolToObject(x, "flood", k->in_flood) == NULL)
+        *ok = false;
+    num(x, "floods", (double)k->floods, ok);
+    num(x, "flood_ms", (double)k->flood_ms, ok);
+    num(x, "chattering", (double)k->chattering, ok);
+    num(x, "chatter_episodes", (double)k->chatter_episodes, ok);
+    prio_array(x, "active_by_priority", w, ok);
+    num(x, "stale", (double)k->stale, ok);
+    num(x, "shelved", (double)k->shelved, ok);
+    num(x, "shelve_entries", (double)k->shelve_entries, ok);
+    num(x, "shelved_ms", (double)k->shelved_ms, ok);
+    num(x, "out_of_service", (double)k->out_of_service, ok);
+    num(x, "oos_entries", (double)k->oos_entries, ok);
+    num(x, "oos_ms", (double)k->oos_ms, ok);
+}
+
 char *payload_metrics_json(const struct config *cfg, const struct payload_metrics *m)
 {
     cJSON *o = cJSON_CreateObject(), *buses = cJSON_CreateArray(), *x;
@@ -312,6 +370,7 @@ char *payload_metrics_json(const struct config *cfg, const struct payload_metric
         cJSON_Delete(buses);
         ok = false;
     }
+    alarms_json(o, m, &ok);
     x = cJSON_AddObjectToObject(o, "recorder");
     if (x == NULL)
         ok = false;

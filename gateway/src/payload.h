@@ -49,6 +49,8 @@ struct payload_metrics {
     int64_t uptime_s;
     struct rtloop_stats rt;
     struct recorder_stats rec;
+    bool has_kpi;
+    struct kpi_figures kpi; /* the alarm KPIs, when has_kpi */
     struct uplink_stats up;
     size_t n_buses;
     const struct poller_stats *bus;        /* [n_buses] */

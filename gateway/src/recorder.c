@@ -47,6 +47,14 @@ struct recorder {
     bool started;
     atomic_bool stop;
 
+    /*
+     * The alarm KPIs, fed here because the recorder sees every event exactly once, in
+     * journal order, after it is safely stored. kpi_lock guards them against the
+     * metrics reader; the RT loop never comes near.
+     */
+    struct kpi *kpi;
+    pthread_mutex_t kpi_lock;
+
     pthread_mutex_t lock; /* guards the flush handshake only */
     pthread_cond_t cond;
     uint64_t flush_req, flush_done;
@@ -73,6 +81,7 @@ struct recorder *recorder_new(const struct config *cfg, struct store *st,
     rec->notify = notify;
     rec->notify_arg = notify_arg;
     (void)pthread_mutex_init(&rec->lock, NULL);
+    (void)pthread_mutex_init(&rec->kpi_lock, NULL);
     pgtime_cond_init(&rec->cond);
     return rec;
 }
@@ -84,6 +93,8 @@ void recorder_free(struct recorder *rec)
     recorder_stop(rec);
     (void)pthread_cond_destroy(&rec->cond);
     (void)pthread_mutex_destroy(&rec->lock);
+    (void)pthread_mutex_destroy(&rec->kpi_lock);
+    kpi_free(rec->kpi);
     free(rec);
 }
 
@@ -125,6 +136,32 @@ static int write_event(struct recorder *rec, const struct msg_event *ev)
     return store_add_event(rec->st, ev, topic, payload, (size_t)plen, 1);
 }
 
+/* Count the committed batch's alarm steps in the KPIs. */
+static void feed_kpi(struct recorder *rec)
+{
+    if (rec->kpi == NULL)
+        return;
+    (void)pthread_mutex_lock(&rec->kpi_lock);
+    for (size_t i = 0; i < rec->n_ev; i++) {
+        const struct msg_event *ev = &rec->ev[i];
+        struct kpi_step st = {
+            .id = ev->alarm,
+            .priority = ev->priority,
+            .event = ev->event,
+            .from = ev->from,
+            .to = ev->to,
+            .annunciate = (ev->flags & MSG_F_ANNUNCIATE) != 0,
+            .condition = (ev->flags & MSG_F_CONDITION) != 0,
+            .t_ms = ev->utc_ms,
+        };
+
+        /* A step the KPIs refuse (a clock before 1970) is not worth failing a commit. */
+        if (ev->type == MSG_EV_ALARM)
+            (void)kpi_feed(rec->kpi, &st);
+    }
+    (void)pthread_mutex_unlock(&rec->kpi_lock);
+}
+
 /* Commit the batch if it is due. Returns 0, or a negative errno (the batch is kept). */
 static int commit(struct recorder *rec, bool force)
 {
@@ -152,6 +189,7 @@ static int commit(struct recorder *rec, bool force)
         store_rollback(rec->st);
         return rc;
     }
+    feed_kpi(rec);
     atomic_fetch_add(&rec->n_events, rec->n_ev);
     atomic_fetch_add(&rec->n_delivered, rec->n_ack);
     atomic_fetch_add(&rec->n_readings, rec->n_rd);
@@ -303,4 +341,28 @@ void recorder_stats(struct recorder *rec, struct recorder_stats *out)
     out->readings_dropped = atomic_load(&rec->n_dropped);
     out->delivered = atomic_load(&rec->n_delivered);
     out->write_errors = atomic_load(&rec->n_errors);
+}
+
+int recorder_track_alarms(struct recorder *rec, size_t n_alarms)
+{
+    rec->kpi = kpi_new(n_alarms);
+    return rec->kpi != NULL ? 0 : -ENOMEM;
+}
+
+int recorder_restore_alarm(struct recorder *rec, uint32_t id, uint8_t priority,
+                           uint8_t state, bool condition, int64_t since_ms)
+{
+    if (rec->kpi == NULL)
+        return -ENOENT;
+    return kpi_restore(rec->kpi, id, priority, state, condition, since_ms);
+}
+
+int recorder_kpi(struct recorder *rec, int64_t now_ms, struct kpi_figures *out)
+{
+    if (rec->kpi == NULL)
+        return -ENOENT;
+    (void)pthread_mutex_lock(&rec->kpi_lock);
+    kpi_snapshot(rec->kpi, now_ms, out);
+    (void)pthread_mutex_unlock(&rec->kpi_lock);
+    return 0;
 }

@@ -19,6 +19,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "kpi.h"
 #include "ring.h"
 #include "store.h"
 
@@ -58,5 +59,21 @@ void recorder_stop(struct recorder *rec);
 void recorder_free(struct recorder *rec);
 
 void recorder_stats(struct recorder *rec, struct recorder_stats *out);
+
+/*
+ * Before recorder_start(): keep the alarm KPIs (kpi.h) of n_alarms alarms, fed with every
+ * alarm event once it is committed. Returns 0 or -ENOMEM.
+ */
+int recorder_track_alarms(struct recorder *rec, size_t n_alarms);
+
+/* Before recorder_start(): an alarm restored at start-up (kpi_restore()). */
+int recorder_restore_alarm(struct recorder *rec, uint32_t id, uint8_t priority,
+                           uint8_t state, bool condition, int64_t since_ms);
+
+/*
+ * The KPIs as of now_ms (kpi_snapshot()), from any thread. Returns 0, or -ENOENT when
+ * recorder_track_alarms() was not called.
+ */
+int recorder_kpi(struct recorder *rec, int64_t now_ms, struct kpi_figures *out);
 
 #endif

@@ -415,6 +415,7 @@ static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transiti
     struct msg_event ev = {
         .req = c != NULL ? c->req : 0,
         .point = al->point,
+        .alarm = i,
         .type = MSG_EV_ALARM,
         .limit = al->limit,
         .event = t->event,

@@ -104,6 +104,18 @@ static void test_leak_ramps(void **state)
     assert_int_equal(scenario_milli(&s, 20000, FS), 7000);
     assert_int_equal(scenario_milli(&s, 86000, FS), 40000);
     assert_int_equal(scenario_milli(&s, 500000, FS), 40000);
+    /* Stopped after 20 s at 12 %: it disperses at 0.5 %/s back to the background. */
+    assert_int_equal(
+        scenario_parse(&s, "leak,base=2,noise=0,start=10,rate=0.5,peak=40,for=20", 1), 0);
+    assert_int_equal(scenario_milli(&s, 30000, FS), 12000);
+    assert_int_equal(scenario_milli(&s, 34000, FS), 10000);
+    assert_int_equal(scenario_milli(&s, 50000, FS), 2000);
+    assert_int_equal(scenario_milli(&s, 500000, FS), 2000);
+    /* Stopped after the peak: it leaves the peak, not the ramp's imagined top. */
+    assert_int_equal(
+        scenario_parse(&s, "leak,base=2,noise=0,start=0,rate=1,peak=10,for=30", 1), 0);
+    assert_int_equal(scenario_milli(&s, 30000, FS), 10000);
+    assert_int_equal(scenario_milli(&s, 33000, FS), 7000);
     /* A fast leak reaches full scale (20 mA) in five seconds by default. */
     assert_int_equal(scenario_parse(&s, "fast,noise=0,start=1", 1), 0);
     assert_int_equal(scenario_milli(&s, 3500, FS), 50000);

@@ -86,7 +86,7 @@ def main(r, h):
     # 30 %LEL: above level-1, below level-2. Level-1 waits out its 1 s on-delay.
     t_inject = int(time.time() * 1000)
     harness.node_start_test(field_port, 1, 300)
-    act1 = wait_alarm(sub, "level1", "activated")
+    act1 = wait_alarm(sub, "level1", "alm")
     r.check(act1["point"] == POINT and act1["value"] == 30.0,
             "level1 activation names the point and carries 30.0 (got %r)" % act1["value"])
     r.check(act1["setpoint"] == L1 and act1["deadband"] == L1_DEADBAND,
@@ -103,7 +103,7 @@ def main(r, h):
 
     # 45 %LEL: level-2 too, at once (no on-delay).
     harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 450)
-    act2 = wait_alarm(sub, "level2", "activated")
+    act2 = wait_alarm(sub, "level2", "alm")
     r.check(act2["value"] == 45.0 and act2["setpoint"] == L2,
             "level2 activation carries 45.0 and its set-point (%r, %r)"
             % (act2["value"], act2["setpoint"]))
@@ -111,26 +111,31 @@ def main(r, h):
 
     # 5 %LEL: below both set-points less their deadbands, so both clear.
     harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 50)
-    clr1 = wait_alarm(sub, "level1", "cleared")
-    clr2 = wait_alarm(sub, "level2", "cleared")
+    clr1 = wait_alarm(sub, "level1", "rtn")
+    clr2 = wait_alarm(sub, "level2", "rtn")
     r.check(clr1["value"] == 5.0 and clr2["value"] == 5.0,
             "both clears carry 5.0 (%r, %r)" % (clr1["value"], clr2["value"]))
-    r.check(clr1["active"] is False and clr2["active"] is False,
-            "the clears say active false")
+    r.check(clr1["condition"] is False and clr2["condition"] is False,
+            "the clears say the condition is false")
+    # Nobody acknowledged: level-1 waits in rtn_unack, latching level-2 in latched_unack.
+    r.check((clr1["from"], clr1["to"]) == ("unack", "rtn_unack"),
+            "level1 goes from unack to rtn_unack (%r -> %r)" % (clr1["from"], clr1["to"]))
+    r.check((clr2["from"], clr2["to"]) == ("unack", "latched_unack"),
+            "level2 latches: unack to latched_unack (%r -> %r)" % (clr2["from"], clr2["to"]))
     r.check(len(alarms(sub)) == 4, "exactly four alarm messages: %r"
             % [(p["limit"], p["event"]) for p in alarms(sub)])
 
     rc = h.stop(pg, signal.SIGTERM)
     r.check(rc == 0, "parkguard exits 0 on SIGTERM (got %s)" % rc)
 
-    rows = harness.db_query(db, "SELECT seq, point, kind, limit_name, value, setpoint, "
+    rows = harness.db_query(db, "SELECT seq, target, event, limit_name, value, setpoint, "
                                 "deadband, test FROM event_log ORDER BY seq")
     got = [(p, k, l, v, s) for _, p, k, l, v, s, _, _ in rows]
-    r.check(got[:2] == [(POINT, "activated", "level1", 30.0, L1),
-                        (POINT, "activated", "level2", 45.0, L2)],
+    r.check(got[:2] == [(POINT, "alm", "level1", 30.0, L1),
+                        (POINT, "alm", "level2", 45.0, L2)],
             "the activations are stored in order: %r" % rows)
-    r.check(sorted(got[2:]) == [(POINT, "cleared", "level1", 5.0, L1),
-                                (POINT, "cleared", "level2", 5.0, L2)],
+    r.check(sorted(got[2:]) == [(POINT, "rtn", "level1", 5.0, L1),
+                                (POINT, "rtn", "level2", 5.0, L2)],
             "both clears are stored after them: %r" % rows)
     r.check(all(row[7] == 1 for row in rows), "every stored event is flagged test")
     r.check([row[6] for row in rows[:2]] == [L1_DEADBAND, L2_DEADBAND],

@@ -82,14 +82,14 @@ def main():
         db = os.path.join(h.dir, "qemu.db")
         pg = h.start_parkguard(h.write_config(site(h, tty, db)))
         act = harness.wait_for(lambda: next((a for a in alarms(sub)
-                                             if a["event"] == "activated"), None),
+                                             if a["event"] == "alm"), None),
                                30, "the gas alarm from the emulated node on the broker")
         r.check(act["point"] == "gd-q1.ch4" and abs(act["value"] - 40.0) < 1e-3,
                 "the alarm names the point and carries the injected 40 %%LEL (%r)"
                 % act["value"])
         r.check(act["test"] is True, "the alarm is flagged test: a drill, not a leak")
-        rows = harness.db_query(db, "SELECT kind, value, test FROM event_log")
-        r.check(rows and rows[0][0] == "activated" and rows[0][2] == 1,
+        rows = harness.db_query(db, "SELECT event, value, test FROM event_log")
+        r.check(rows and rows[0][0] == "alm" and rows[0][2] == 1,
                 "the stored event is flagged test too: %r" % rows)
         h.stop(pg)
 

@@ -104,7 +104,7 @@ def main(r, h):
                                            for l in sub.reader.snapshot()
                                            if "/alarm/u3.gas " in l), None),
                              15, "the instrument-fault alarm of the absent unit")
-    r.check(fault["limit"] == "fault" and fault["event"] == "activated" and
+    r.check(fault["limit"] == "fault" and fault["event"] == "alm" and
             fault["quality"] in ("timeout", "comm-loss") and fault["value"] is None,
             "the absent unit raises an instrument-fault alarm (%s, %s, value %r)"
             % (fault["limit"], fault["quality"], fault["value"]))

@@ -100,7 +100,7 @@ def main(r, h):
     status = harness.modbus_read_registers(field_port, 1, harness.STATUS, 1)[0]
     r.check(status & harness.STATUS_TEST, "the node reports test mode in its status "
                                           "word (0x%04x)" % status)
-    act = wait_alarm(sub, prefix, "activated", 1)
+    act = wait_alarm(sub, prefix, "alm", 1)
     t1 = int(time.time() * 1000)
     r.check(act["point"] == POINT, "activation names the point (%s)" % act["point"])
     r.check(act["value"] == 30.0, "activation carries the value 30.0 (got %r)"
@@ -119,12 +119,12 @@ def main(r, h):
     # Inside the deadband (24.0 > 25 - 2): stored as a reading, but no clear.
     harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 240)
     wait_reading(db, 24.0)
-    r.check(not [p for _, p in alarm_messages(sub, prefix) if p["event"] == "cleared"],
+    r.check(not [p for _, p in alarm_messages(sub, prefix) if p["event"] == "rtn"],
             "a value inside the deadband does not clear the alarm")
 
     # Below setpoint - deadband: the clear.
     harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 220)  # 22.0
-    clr = wait_alarm(sub, prefix, "cleared", 1)
+    clr = wait_alarm(sub, prefix, "rtn", 1)
     r.check(clr["point"] == POINT and clr["value"] == 22.0,
             "clear names the point and carries 22.0 (got %r)" % clr["value"])
     r.check(clr["seq"] == 2 and clr["ts_ms"] >= act["ts_ms"],
@@ -139,10 +139,10 @@ def main(r, h):
                          "the offline status")
     r.check(True, "status 'offline' is published on SIGTERM")
 
-    rows = harness.db_query(db, "SELECT seq, point, kind, value, setpoint, t_ms, test "
+    rows = harness.db_query(db, "SELECT seq, target, event, value, setpoint, t_ms, test "
                                 "FROM event_log ORDER BY seq")
     r.check([(s, p, k, v) for s, p, k, v, _, _, _ in rows] ==
-            [(1, POINT, "activated", 30.0), (2, POINT, "cleared", 22.0)],
+            [(1, POINT, "alm", 30.0), (2, POINT, "rtn", 22.0)],
             "both events are in the SQLite file in order: %r" % rows)
     r.check(len(rows) == 2 and all(row[6] == 1 for row in rows),
             "both stored events are flagged test (event_log.test = 1)")
@@ -155,7 +155,7 @@ def main(r, h):
     # Restart on the same store: the sequence continues and the value is re-evaluated.
     pg = h.start_parkguard(cfg, "parkguard-2.log")
     harness.modbus_write_register(field_port, 1, harness.TEST_CONC_X10, 410)
-    act2 = wait_alarm(sub, prefix, "activated", 2)
+    act2 = wait_alarm(sub, prefix, "alm", 2)
     r.check(act2["seq"] == 3, "after a restart the sequence continues at 3 (got %r)"
             % act2["seq"])
     r.check(act2["value"] == 41.0 and act2.get("test") is True,

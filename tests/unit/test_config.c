@@ -1441,6 +1441,129 @@ static void test_too_large(void **state)
     assert_non_null(strstr(err, "too large: 4194305 bytes, at most 4194304"));
 }
 
+/* ---- local outputs ---------------------------------------------------------------- */
+
+#define BOARDS_DIR PG_TEST_DATA "/../../../hw/boards"
+
+static void test_outputs(void **state)
+{
+    static const char text[] = MINIMAL_HEAD MINIMAL_DEVICES
+        ",\n\"outputs\": {\"board\": \"x86-4r\", \"relays\": "
+        "[{\"output\": \"do-2\", \"role\": \"siren\", \"priorities\": [1]}]}}\n";
+    char err[CONFIG_ERR_LEN] = "";
+    struct config *cfg = NULL;
+    const struct config_output *o;
+
+    (void)state;
+    if (config_load(DATA_DIR "/good/06-outputs-gpio.json", &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->outputs.board, "arm-2x485-r2");
+    assert_string_equal(cfg->outputs.boards_dir, DATA_DIR "/good/../../../../hw/boards");
+    assert_int_equal(cfg->outputs.backend, CONFIG_OUTPUTS_GPIO);
+    assert_string_equal(cfg->outputs.sim_path, "");
+    assert_int_equal(cfg->outputs.n, 2);
+    o = &cfg->outputs.out[0];
+    assert_string_equal(o->id, "relay-1");
+    assert_int_equal(o->role, CONFIG_OUTPUT_BEACON);
+    assert_int_equal(o->priorities, 1u << 1 | 1u << 2);
+    assert_true(o->all_areas);
+    assert_false(o->test);
+    assert_string_equal(o->chip, "gpiochip0");
+    assert_int_equal(o->line, 18);
+    assert_false(o->active_low);
+    o = &cfg->outputs.out[1];
+    assert_string_equal(o->id, "relay-2");
+    assert_int_equal(o->role, CONFIG_OUTPUT_SIREN);
+    assert_int_equal(o->priorities, 1u << 1);
+    assert_false(o->all_areas);
+    assert_int_equal(o->areas[0], 1); /* zone-a is area 0 */
+    assert_true(o->test);
+    assert_int_equal(o->line, 19);
+    config_free(cfg);
+
+    if (config_load(DATA_DIR "/good/07-outputs-sim.json", &cfg, err, sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->outputs.backend, CONFIG_OUTPUTS_SIM);
+    assert_string_equal(cfg->outputs.sim_path, "/tmp/parkguard-relays.log");
+    assert_int_equal(cfg->outputs.n, 4);
+    o = &cfg->outputs.out[3];
+    assert_string_equal(o->id, "do-4");
+    assert_string_equal(o->chip, "/dev/gpiochip1");
+    assert_int_equal(o->line, 3);
+    assert_true(o->active_low);
+    assert_int_equal(o->areas[0], 3); /* zone-b and zone-a */
+    assert_int_equal(o->areas[1], 0);
+    config_free(cfg);
+
+    /* No section, no relays. */
+    if (config_load(DATA_DIR "/good/01-minimal-defaults.json", &cfg, err, sizeof(err)) !=
+        0)
+        fail_msg("%s", err);
+    assert_int_equal(cfg->outputs.n, 0);
+    config_free(cfg);
+
+    /* The default boards_dir is ../hw/boards from the config's own directory. */
+    cfg = NULL;
+    if (config_parse(CONFIG_DIR "/site.json", text, strlen(text), &cfg, err,
+                     sizeof(err)) != 0)
+        fail_msg("%s", err);
+    assert_string_equal(cfg->outputs.boards_dir, CONFIG_DIR "/../hw/boards");
+    assert_int_equal(cfg->outputs.out[0].line, 1);
+    config_free(cfg);
+}
+
+/* Every board in hw/boards, every one of its outputs used: each file must load. */
+static void test_every_board(void **state)
+{
+    char path[1024];
+    size_t n, boards = 0;
+    char **names;
+
+    (void)state;
+    names = list_json(BOARDS_DIR, &n);
+    for (size_t i = 0; i < n; i++) {
+        struct buf b = {0};
+        struct config *cfg;
+        cJSON *root, *outs, *o;
+        size_t k = 0;
+        char *text;
+
+        if (strcmp(names[i], "board.schema.json") == 0)
+            continue;
+        FMT(path, "%s/%s", BOARDS_DIR, names[i]);
+        text = read_text(path, NULL);
+        assert_non_null(text);
+        root = cJSON_Parse(text);
+        assert_non_null(root);
+        outs = cJSON_GetObjectItemCaseSensitive(root, "outputs");
+        assert_non_null(outs);
+        buf_printf(&b,
+                   "%s,\n\"outputs\": {\"board\": \"%.*s\", \"boards_dir\": \"%s\", "
+                   "\"relays\": [",
+                   MINIMAL_HEAD MINIMAL_DEVICES, (int)strlen(names[i]) - 5, names[i],
+                   BOARDS_DIR);
+        cJSON_ArrayForEach(o, outs)
+        {
+            buf_printf(
+                &b, "%s{\"output\": \"%s\", \"role\": \"%s\", \"priorities\": [1]}",
+                k ? ", " : "", cJSON_GetObjectItemCaseSensitive(o, "id")->valuestring,
+                k % 2 ? "siren" : "beacon");
+            k++;
+        }
+        buf_printf(&b, "]}}\n");
+        cfg = parse_ok(b.data);
+        assert_int_equal(cfg->outputs.n, k);
+        config_free(cfg);
+        cJSON_Delete(root);
+        free(text);
+        free(b.data);
+        boards++;
+    }
+    free_names(names, n);
+    print_message("%zu boards\n", boards);
+    assert_true(boards >= 2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1464,6 +1587,8 @@ int main(void)
         cmocka_unit_test(test_control_section),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_too_large),
+        cmocka_unit_test(test_outputs),
+        cmocka_unit_test(test_every_board),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

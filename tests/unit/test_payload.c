@@ -605,7 +605,8 @@ static void test_limit_names(void **state)
 {
     static const char *const wire[] = {"high",    "fault",    "hh",      "l",
                                        "ll",      "level1",   "level2",  "o2-low",
-                                       "o2-high", "roc-rise", "roc-fall"};
+                                       "o2-high", "roc-rise", "roc-fall", "vote",
+                                       "maintenance"};
 
     (void)state;
     assert_int_equal(MSG_LIMIT_HIGH, 0);

@@ -348,8 +348,20 @@ int main(int argc, char **argv)
     events_ring = ring_new(sizeof(struct msg_event), 4096);
     readings_ring =
         ring_new(sizeof(struct msg_sample), pow2_at_least(8 * cfg->n_points, 4096));
-    rt = rtloop_new(cfg, sample_rings, BENCH_BUSES, events_ring, readings_ring, 1,
-                    wake_fd);
+    {
+        struct rtloop_params prm = {
+            .cfg = cfg,
+            .sample_rings = sample_rings,
+            .n_rings = BENCH_BUSES,
+            .events = events_ring,
+            .readings = readings_ring,
+            .first_seq = 1,
+            .wake_fd = wake_fd,
+            .outputs_fd = -1,
+        };
+
+        rt = rtloop_new(&prm);
+    }
     if (wake_fd < 0 || sample_rings[0] == NULL || sample_rings[1] == NULL ||
         events_ring == NULL || readings_ring == NULL || rt == NULL) {
         fprintf(stderr, "bench_rtloop: setup failed\n");

@@ -19,6 +19,7 @@ fi
 PG_DEB_PACKAGES=(
     build-essential cmake pkg-config
     libmodbus-dev libpaho-mqtt-dev libsqlite3-dev libcjson-dev libssl-dev libcmocka-dev
+    libgpiod-dev
     mosquitto mosquitto-clients sqlite3
     python3 python3-pymodbus mbpoll socat
     gcc-arm-none-eabi libnewlib-arm-none-eabi qemu-system-arm stress-ng
