@@ -38,13 +38,11 @@
 
 /* What a request may and must carry, beyond "id" and "cmd". */
 #define REQ_OFFICER 0x01u /* "officer", required */
-#define REQ_TARGET                                                                       \
-    0x02u                /* "point" and "limit", or "area" with limit "vote"; required   \
-                          */
-#define REQ_AREA   0x04u /* "area", optional (silence: absent means every area) */
-#define REQ_REASON 0x08u /* "reason", optional */
-#define REQ_WHY    0x10u /* "reason", required and not blank */
-#define REQ_SHELVE 0x20u /* "duration_s" or "one_shot" */
+#define REQ_TARGET  0x02u /* "point" + "limit", or "area" + limit "vote"; required */
+#define REQ_AREA    0x04u /* "area", optional (silence: absent means every area) */
+#define REQ_REASON  0x08u /* "reason", optional */
+#define REQ_WHY     0x10u /* "reason", required and not blank */
+#define REQ_SHELVE  0x20u /* "duration_s" or "one_shot" */
 
 /*
  * Every request the protocol knows. A new command is one line here (and, when it is an
@@ -145,6 +143,57 @@ static bool blank(const char *s)
     return true;
 }
 
+/* Well-formed UTF-8 (no overlongs, surrogates or code points past U+10FFFF): the reason
+ * goes into the journal and into MQTT payloads that other systems parse. */
+static bool valid_utf8(const char *str)
+{
+    const unsigned char *s = (const unsigned char *)str;
+
+    while (*s != '\0') {
+        unsigned char c = *s;
+        size_t n = c < 0x80             ? 0
+                   : (c & 0xe0) == 0xc0 ? 1
+                   : (c & 0xf0) == 0xe0 ? 2
+                   : (c & 0xf8) == 0xf0 ? 3
+                                        : 4;
+        uint32_t cp = n == 0 ? c : n == 1 ? c & 0x1fu : n == 2 ? c & 0x0fu : c & 0x07u;
+
+        if (n == 4)
+            return false;
+        for (size_t i = 1; i <= n; i++) {
+            if ((s[i] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i] & 0x3fu);
+        }
+        if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+            cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        s += n + 1;
+    }
+    return true;
+}
+
+/*
+ * A name from the request, quoted back in a refusal: printable ASCII only and cut short,
+ * so that whatever a client sent, the reply stays one readable line of valid JSON.
+ */
+struct echo {
+    char text[44];
+};
+
+static struct echo echo(const char *s)
+{
+    struct echo e;
+    size_t i = 0;
+
+    for (; s[i] != '\0' && i < 40; i++)
+        e.text[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    if (s[i] != '\0')
+        e.text[i++] = '.', e.text[i++] = '.', e.text[i++] = '.';
+    e.text[i] = '\0';
+    return e;
+}
+
 static bool officer_chars(const char *s)
 {
     size_t n = 0;
@@ -208,8 +257,8 @@ static int decode_keys(const cJSON *root, const struct request_kind *k, char *de
         const char *key = c->string != NULL ? c->string : "";
 
         if (!allowed_key(key, 0xffu))
-            return refuse(CONTROL_E_BAD_REQUEST, detail, dlen, "unknown key \"%.40s\"",
-                          key);
+            return refuse(CONTROL_E_BAD_REQUEST, detail, dlen, "unknown key \"%s\"",
+                          echo(key).text);
         if (!allowed_key(key, k->flags))
             return refuse(CONTROL_E_BAD_REQUEST, detail, dlen,
                           "\"%s\" does not apply to %s", key, k->name);
@@ -247,7 +296,8 @@ static int decode_officer(const struct config *cfg, const cJSON *root,
         }
     }
     return refuse(CONTROL_E_NOT_AUTHORISED, detail, dlen,
-                  "officer \"%.40s\" is not configured on this gateway", v->valuestring);
+                  "officer \"%s\" is not configured on this gateway",
+                  echo(v->valuestring).text);
 }
 
 static int find_area(const struct config *cfg, const char *id)
@@ -268,8 +318,8 @@ static int decode_area(const struct config *cfg, const cJSON *v, uint32_t *area,
         return refuse(CONTROL_E_BAD_REQUEST, detail, dlen, "\"area\" must be a string");
     a = find_area(cfg, v->valuestring);
     if (a < 0)
-        return refuse(CONTROL_E_UNKNOWN_AREA, detail, dlen, "no area \"%.63s\"",
-                      v->valuestring);
+        return refuse(CONTROL_E_UNKNOWN_AREA, detail, dlen, "no area \"%s\"",
+                      echo(v->valuestring).text);
     *area = (uint32_t)a;
     return 0;
 }
@@ -298,9 +348,9 @@ static int decode_target(const struct config *cfg, const cJSON *root,
         l++;
     if (l == MSG_LIMIT_COUNT)
         return refuse(CONTROL_E_UNKNOWN_LIMIT, detail, dlen,
-                      "no limit \"%.40s\" (high, hh, l, ll, level1, level2, o2-low, "
+                      "no limit \"%s\" (high, hh, l, ll, level1, level2, o2-low, "
                       "o2-high, roc-rise, roc-fall, fault, vote)",
-                      lim->valuestring);
+                      echo(lim->valuestring).text);
     cmd->limit = (uint8_t)l;
     if (l == MSG_LIMIT_VOTE) {
         if (pt != NULL)
@@ -321,8 +371,8 @@ static int decode_target(const struct config *cfg, const cJSON *root,
         return refuse(CONTROL_E_BAD_REQUEST, detail, dlen, "\"point\" must be a string");
     p = config_point_index(cfg, pt->valuestring);
     if (p < 0)
-        return refuse(CONTROL_E_UNKNOWN_POINT, detail, dlen, "no point \"%.63s\"",
-                      pt->valuestring);
+        return refuse(CONTROL_E_UNKNOWN_POINT, detail, dlen, "no point \"%s\"",
+                      echo(pt->valuestring).text);
     cmd->point = (uint32_t)p;
     return 0;
 }
@@ -343,6 +393,9 @@ static int decode_reason(const cJSON *root, unsigned flags, const char *name,
         if (has_control_char(v->valuestring))
             return refuse(CONTROL_E_BAD_REQUEST, detail, dlen,
                           "\"reason\" must not contain control characters");
+        if (!valid_utf8(v->valuestring))
+            return refuse(CONTROL_E_BAD_REQUEST, detail, dlen,
+                          "\"reason\" is not valid UTF-8");
         (void)snprintf(cmd->reason, sizeof(cmd->reason), "%s", v->valuestring);
     }
     if ((flags & REQ_WHY) && blank(cmd->reason))
@@ -428,9 +481,9 @@ int control_decode(const struct config *cfg, uint8_t source, int64_t now_utc_ms,
     }
     if (k == NULL) {
         rc = refuse(CONTROL_E_UNKNOWN_COMMAND, detail, detail_len,
-                    "no command \"%.40s\" (alarms, status, ack, reset, silence, shelve, "
+                    "no command \"%s\" (alarms, status, ack, reset, silence, shelve, "
                     "unshelve, oos, rts)",
-                    v->valuestring);
+                    echo(v->valuestring).text);
         goto out;
     }
     rc = decode_keys(root, k, detail, detail_len);
@@ -952,6 +1005,12 @@ static cJSON *alarm_json(const struct config *cfg, const struct rtloop_alarm *a,
     add_num(o, "priority", a->priority, ok);
     add_time(o, "since", a->since_utc_ms, ok);
     add_num(o, "since_ms", (double)a->since_utc_ms, ok);
+    /* When it last went on the active list: what an officer means by "how long". */
+    add_time(o, "active_since", a->active_utc_ms, ok);
+    if (a->active_utc_ms != 0)
+        add_num(o, "active_since_ms", (double)a->active_utc_ms, ok);
+    else
+        add_null(o, "active_since_ms", ok);
     /* cJSON writes NaN (no good value yet, no setpoint) as null. */
     add_num(o, "value", a->value, ok);
     add_num(o, "setpoint", a->setpoint, ok);
@@ -1210,9 +1269,18 @@ static void accept_clients(struct control *c)
         char why[160];
 
         if (fd < 0) {
-            if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
-                errno != ECONNABORTED)
+            if (errno == EMFILE || errno == ENFILE) {
+                /* The connection stays queued and poll() would report it at once again:
+                 * pause instead of spinning until a descriptor is free. */
+                struct timespec pause = {.tv_nsec = 100 * 1000000};
+
+                log_warn("control: cannot accept a connection: %s; retrying",
+                         strerror(errno));
+                (void)nanosleep(&pause, NULL);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR &&
+                       errno != ECONNABORTED) {
                 log_warn("control: accept failed: %s", strerror(errno));
+            }
             return;
         }
         if (!peer_allowed(c, fd, &cr, why, sizeof(why))) {

@@ -30,14 +30,13 @@
 #include "msg.h"
 #include "rtloop.h"
 
-#define CONTROL_LINE_MAX          4096  /* longest request line, its newline included */
-#define CONTROL_MAX_CLIENTS       8     /* connections served at once; more are refused */
-#define CONTROL_RESULT_TIMEOUT_MS 2000  /* wait for the RT loop's answer to a command */
-#define CONTROL_IDLE_TIMEOUT_MS   30000 /* a connection silent this long is closed */
-#define CONTROL_WRITE_TIMEOUT_MS                                                         \
-    5000                            /* a client that does not read its reply is closed */
-#define CONTROL_MAX_SHELVE_S 604800 /* duration_s bound; each alarm has its own max */
-#define CONTROL_DETAIL_LEN   256
+#define CONTROL_LINE_MAX          4096   /* longest request, its newline included */
+#define CONTROL_MAX_CLIENTS       8      /* connections at once; more are refused */
+#define CONTROL_RESULT_TIMEOUT_MS 2000   /* wait for the RT loop's answer to a command */
+#define CONTROL_IDLE_TIMEOUT_MS   30000  /* a connection silent this long is closed */
+#define CONTROL_WRITE_TIMEOUT_MS  5000   /* a client not reading its reply is closed */
+#define CONTROL_MAX_SHELVE_S      604800 /* duration_s; each alarm has its own max */
+#define CONTROL_DETAIL_LEN        256
 
 /*
  * The protocol's own errors, besides the alarm state machine's reasons
