@@ -216,10 +216,10 @@ static const char *const store_schema_v4 =
     " quality INTEGER NOT NULL DEFAULT 0, user TEXT, reason TEXT, source TEXT,"
     " status TEXT);"
     "INSERT INTO events_v4(seq, point, target, type, event, limit_name, condition, value,"
-    " setpoint, deadband, t_ms, mono_ns, test, quality) SELECT e.seq, e.point, p.name,"
+    " setpoint, deadband, t_ms, mono_ns, test, quality) SELECT e.seq, e.point, coalesce(p.name, '*'),"
     " 'alarm', CASE e.kind WHEN 'activated' THEN 'alm' ELSE 'rtn' END, e.limit_name,"
     " e.kind = 'activated', e.value, e.setpoint, e.deadband, e.t_ms, e.mono_ns, e.test,"
-    " e.quality FROM events e JOIN points p ON p.id = e.point;"
+    " e.quality FROM events e LEFT JOIN points p ON p.id = e.point;"
     "DROP VIEW event_log;"
     "DROP TABLE events;"
     "ALTER TABLE events_v4 RENAME TO events;"
@@ -480,15 +480,27 @@ static void bind_real_or_null(sqlite3_stmt *q, int i, double v)
         (void)sqlite3_bind_double(q, i, v);
 }
 
-/* What an event is about: its point's id, its area's id for a vote, or "*". */
-static const char *target_of(const struct store *st, uint32_t point, uint8_t limit,
-                             uint8_t type)
+/* A silence, done or refused: about an area (or all of them) and no limit. */
+static bool is_silence(const struct msg_event *ev)
+{
+    return ev->type == MSG_EV_SILENCE ||
+           (ev->type == MSG_EV_REJECTED && ev->event == MSG_CMD_SILENCE);
+}
+
+/* Whether ev->point is an area index (or MSG_POINT_ALL) rather than a point index. */
+static bool about_area(const struct msg_event *ev)
+{
+    return ev->limit == MSG_LIMIT_VOTE || is_silence(ev);
+}
+
+/* What an event is about: its point's id, its area's id for a vote or silence, or "*". */
+static const char *target_of(const struct store *st, const struct msg_event *ev)
 {
     const struct config *cfg = st->cfg;
 
-    if (limit == MSG_LIMIT_VOTE || type == MSG_EV_SILENCE)
-        return point < cfg->n_areas ? cfg->areas[point].id : "*";
-    return point < cfg->n_points ? cfg->points[point].id : "*";
+    if (about_area(ev))
+        return ev->point < cfg->n_areas ? cfg->areas[ev->point].id : "*";
+    return ev->point < cfg->n_points ? cfg->points[ev->point].id : "*";
 }
 
 static const char *const type_names[MSG_EV_TYPE_COUNT] = {"alarm", "rejected", "silence",
@@ -530,7 +542,7 @@ static int add_action(struct store *st, const struct msg_event *ev, const char *
                             -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 4, event_name(ev), -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 5, target, -1, SQLITE_TRANSIENT);
-    if (ev->type == MSG_EV_SILENCE)
+    if (is_silence(ev))
         (void)sqlite3_bind_null(q, 6);
     else
         (void)sqlite3_bind_text(q, 6, msg_limit_name(ev->limit), -1, SQLITE_STATIC);
@@ -580,10 +592,10 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
                     const char *payload, size_t payload_len, int qos)
 {
     sqlite3_stmt *q = st->add_event;
-    const char *target = target_of(st, ev->point, ev->limit, ev->type);
-    bool on_point = ev->limit != MSG_LIMIT_VOTE && ev->type != MSG_EV_SILENCE &&
-                    ev->point < st->n_points;
-    bool alarm = ev->type == MSG_EV_ALARM || ev->type == MSG_EV_REJECTED;
+    const char *target = target_of(st, ev);
+    bool on_point = !about_area(ev) && ev->point < st->n_points;
+    bool alarm =
+        (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_REJECTED) && !is_silence(ev);
     int rc;
 
     /*
@@ -603,7 +615,7 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     (void)sqlite3_bind_text(q, 3, target, -1, SQLITE_TRANSIENT);
     (void)sqlite3_bind_text(q, 4, type_names[ev->type], -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 5, event_name(ev), -1, SQLITE_STATIC);
-    if (ev->type == MSG_EV_SILENCE)
+    if (is_silence(ev))
         (void)sqlite3_bind_null(q, 6);
     else
         (void)sqlite3_bind_text(q, 6, msg_limit_name(ev->limit), -1, SQLITE_STATIC);

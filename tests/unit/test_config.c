@@ -636,8 +636,14 @@ static void test_vanadium_titanium(void **state)
     assert_int_equal(pt->codec.order, CODEC_ORDER_ABCD);
     assert_string_equal(pt->unit, "%VOL");
     assert_int_equal(pt->status_sets, 0x0F);
-    assert_true(pt->high.enabled);
-    assert_float_equal(pt->high.setpoint, 23.5, 0.0);
+    /* An oxygen point: the default deficiency and enrichment limits, no "high". */
+    assert_false(pt->high.enabled);
+    assert_int_equal(pt->rules.kind, RULES_POINT_OXYGEN);
+    assert_int_equal(pt->rules.n_limits, 2);
+    assert_int_equal(pt->rules.limits[0].kind, RULES_LIMIT_O2_LOW);
+    assert_float_equal(pt->rules.limits[0].setpoint, 19.5, 0.0);
+    assert_int_equal(pt->rules.limits[1].kind, RULES_LIMIT_O2_HIGH);
+    assert_float_equal(pt->rules.limits[1].setpoint, 23.5, 0.0);
     assert_float_equal(convert2(pt, 0x41A8, 0x0000, 0).value, 21.0, 0.0);
     pt = point_named(cfg, "gn-o201.o2-loop");
     assert_true(pt->codec.ma.enabled);

@@ -2151,6 +2151,47 @@ static void test_event_without_message(void **state)
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
+/*
+ * A refused silence (no rights, or an area index past the last area) is journalled as
+ * the RT loop sends it: type REJECTED, event MSG_CMD_SILENCE, limit MSG_LIMIT_COUNT,
+ * point = the area index or MSG_POINT_ALL. It is about an area, like the silence it
+ * would have been, never about the point that happens to share the index.
+ */
+static void test_rejected_silence_target(void **state)
+{
+    struct fixture *f = *state;
+    struct store *st;
+    struct msg_event ev;
+
+    use_config(f, config_areas);
+    st = open_ok(f->db, f->cfg);
+    memset(&ev, 0, sizeof(ev));
+    ev.seq = 1;
+    ev.point = 1; /* area south; also the index of point gd-302.h2s */
+    ev.type = MSG_EV_REJECTED;
+    ev.limit = MSG_LIMIT_COUNT;
+    ev.event = MSG_CMD_SILENCE;
+    ev.source = MSG_SRC_LOCAL;
+    ev.status = -ALARM_R_NOT_AUTHORISED;
+    ev.value = ev.setpoint = ev.deadband = (double)NAN;
+    ev.utc_ms = 1000;
+    (void)snprintf(ev.user, sizeof(ev.user), "%s", "guest");
+    commit_ev(st, &ev, false);
+    ev.seq = 2;
+    ev.point = 5; /* no such area: target "*" */
+    ev.status = -ALARM_R_INVALID;
+    commit_ev(st, &ev, false);
+    close_st(st);
+    assert_query(f->db,
+                 "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
+                 " status FROM events ORDER BY seq",
+                 "1|NULL|south|rejected|silence|NULL|NULL|NULL|not_authorised;"
+                 "2|NULL|*|rejected|silence|NULL|NULL|NULL|invalid_argument");
+    assert_query(f->db, "SELECT seq, action, target, limit_name, result FROM audit ORDER BY id",
+                 "1|silence|south|NULL|not_authorised;2|silence|*|NULL|invalid_argument");
+}
+
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -2181,6 +2222,7 @@ int main(void)
         T(test_audit_silence),
         T(test_add_audit),
         T(test_event_targets),
+        T(test_rejected_silence_target),
         T(test_event_without_message),
         T(test_disk_full_on_commit),
         T(test_disk_full_on_open),
