@@ -21,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 /* Values quoted back in messages are cut here, so one line stays readable. */
@@ -3843,11 +3844,144 @@ static int parse_table(struct parse *p, const cJSON *root, const char *key, size
     return rc;
 }
 
+/* ---- control ---------------------------------------------------------------------- */
+
+/*
+ * Officer ids are journalled with every command and travel in events, so they use the id
+ * alphabet plus '@' (for ids that are e-mail addresses) and fit MSG_USER_LEN.
+ */
+static bool valid_officer(const char *s)
+{
+    size_t n = 0;
+
+    for (const char *c = s; *c; c++, n++) {
+        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
+            !(*c >= '0' && *c <= '9') && *c != '_' && *c != '.' && *c != '@' && *c != '-')
+            return false;
+    }
+    return n >= 1 && n < MSG_USER_LEN;
+}
+
+/* One control.officers entry; the path names it. */
+static int parse_officer(struct parse *p, const cJSON *v, size_t i)
+{
+    static const char *const keys[] = {"id", "rights", NULL};
+    static const char *const names[] = {"ack", "shelve", "service"};
+    static const unsigned bits[] = {ALARM_RIGHT_ACK, ALARM_RIGHT_SHELVE,
+                                    ALARM_RIGHT_SERVICE};
+    struct walk *w = p->w;
+    struct config_officer *off = &p->cfg->control.officers[i];
+    const cJSON *f, *r;
+    size_t mark = 0, k = 0;
+    int rc = expect_object(w, v);
+
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = member(w, v, "id", true, &f, &mark);
+    if (rc == 0 && !cJSON_IsString(f))
+        rc = fail(w, "expected string, got %s", show(f).text);
+    if (rc == 0 && !valid_officer(f->valuestring))
+        rc = fail(w,
+                  "invalid officer id %s: use 1..%d characters from A-Z a-z 0-9 _ . @ -",
+                  show(f).text, MSG_USER_LEN - 1);
+    for (size_t j = 0; rc == 0 && j < i; j++) {
+        if (strcmp(p->cfg->control.officers[j].id, f->valuestring) == 0)
+            rc = duplicate_id(w, f->valuestring, "control.officers", (long)j);
+    }
+    if (rc == 0)
+        snprintf(off->id, sizeof(off->id), "%s", f->valuestring);
+    path_pop(w, mark);
+    if (rc)
+        return rc;
+
+    /* "rights": [] is allowed: an officer whose every command is refused and recorded. */
+    rc = member(w, v, "rights", true, &r, &mark);
+    if (rc == 0 && !cJSON_IsArray(r))
+        rc = fail(w, "expected array, got %s", show(r).text);
+    if (rc)
+        r = NULL;
+    cJSON_ArrayForEach(f, r)
+    {
+        size_t rmark = path_index(w, k++), b = 0;
+
+        while (b < 3 && !(cJSON_IsString(f) && strcmp(f->valuestring, names[b]) == 0))
+            b++;
+        if (b == 3 && cJSON_IsString(f))
+            rc = fail(w, "unknown right %s (ack, shelve, service)", show(f).text);
+        else if (b == 3)
+            rc = fail(w, "expected string, got %s", show(f).text);
+        else if (off->rights & bits[b])
+            rc = fail(w, "duplicate right %s", show(f).text);
+        else
+            off->rights |= bits[b];
+        path_pop(w, rmark);
+        if (rc)
+            break;
+    }
+    path_pop(w, mark);
+    return rc;
+}
+
+/*
+ * The optional local command socket (docs/control.md). Without the section the daemon
+ * opens no socket. A relative socket path is resolved like profiles_dir, against the
+ * config file's directory, so the daemon and `parkguardctl -c` find the same file
+ * whatever directory each was started from.
+ */
+static int parse_control(struct parse *p, const cJSON *root)
+{
+    static const char *const keys[] = {"socket", "group", "officers", NULL};
+    /* sun_path holds 108 bytes with its NUL on Linux; a longer path cannot be bound. */
+    const size_t sock_max = sizeof(((struct sockaddr_un *)NULL)->sun_path) - 1;
+    struct walk *w = p->w;
+    struct config *cfg = p->cfg;
+    char sock[CONFIG_PATH_LEN];
+    const cJSON *v, *arr;
+    size_t mark, amark = 0, n = 0;
+    int rc = member(w, root, "control", false, &v, &mark);
+
+    if (rc || v == NULL)
+        goto out;
+    rc = expect_object(w, v);
+    if (rc == 0)
+        rc = check_keys(w, v, keys);
+    if (rc == 0)
+        rc = get_string(w, v, "socket", false, "/run/parkguard/control.sock", 1,
+                        CONFIG_PATH_LEN - 1, sock);
+    if (rc == 0 && (resolve_dir(cfg->control.socket, sizeof(cfg->control.socket),
+                                p->origin, sock) != 0 ||
+                    strlen(cfg->control.socket) > sock_max))
+        rc = fail_at(w, "socket",
+                     "too long for a unix socket once resolved: at most %zu bytes",
+                     sock_max);
+    if (rc == 0)
+        rc = get_id(w, v, "group", "", cfg->control.group);
+    if (rc)
+        goto out;
+
+    rc = get_array(w, v, "officers", CONFIG_MAX_OFFICERS, &arr, &n, &amark);
+    if (rc == 0) {
+        cfg->control.officers = calloc(n, sizeof(*cfg->control.officers));
+        if (cfg->control.officers == NULL)
+            rc = -ENOMEM;
+    }
+    if (rc == 0) {
+        cfg->control.n_officers = n;
+        rc = walk_entries(p, arr, parse_officer);
+    }
+    path_pop(w, amark);
+out:
+    path_pop(w, mark);
+    return rc;
+}
+
 static int parse_root(struct parse *p, const cJSON *root)
 {
     static const char *const keys[] = {"gateway",      "rt",    "store", "mqtt",
                                        "profiles_dir", "areas", "buses", "devices",
-                                       "outputs",      NULL};
+                                       "outputs",      "control",
+                                       NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     const cJSON *arr;
@@ -3867,6 +4001,8 @@ static int parse_root(struct parse *p, const cJSON *root)
         rc = parse_mqtt(p, root);
     if (rc == 0)
         rc = parse_profiles_dir(p, root);
+    if (rc == 0)
+        rc = parse_control(p, root);
     if (rc)
         return rc;
 
@@ -4001,6 +4137,7 @@ void config_free(struct config *cfg)
     free(cfg->buses);
     free(cfg->devices);
     free(cfg->points);
+    free(cfg->control.officers);
     free(cfg);
 }
 

@@ -1340,6 +1340,55 @@ static void test_dup_point_far_apart(void **state)
 
 /* ---- files ------------------------------------------------------------------------ */
 
+/* The control section: defaults, rights, and a relative socket resolved like
+ * profiles_dir. */
+static void test_control_section(void **state)
+{
+    static const char *const text = MINIMAL_HEAD MINIMAL_DEVICES
+        ",\n"
+        "\"control\": {\"socket\": \"run/ctl.sock\", \"officers\": [\n"
+        "  {\"id\": \"zhang.wei\", \"rights\": [\"ack\", \"shelve\", \"service\"]},\n"
+        "  {\"id\": \"li.na@site-7\", \"rights\": [\"ack\"]},\n"
+        "  {\"id\": \"visitor\", \"rights\": []}]}}\n";
+    struct config *cfg = NULL;
+    char err[CONFIG_ERR_LEN] = "";
+
+    (void)state;
+    cfg = parse_ok(MINIMAL);
+    assert_string_equal(cfg->control.socket, "");
+    assert_int_equal(cfg->control.n_officers, 0);
+    assert_null(cfg->control.officers);
+    config_free(cfg);
+
+    assert_int_equal(config_parse("/etc/parkguard/site.json", text, strlen(text), &cfg,
+                                  err, sizeof(err)),
+                     0);
+    assert_string_equal(cfg->control.socket, "/etc/parkguard/run/ctl.sock");
+    assert_string_equal(cfg->control.group, "");
+    assert_int_equal(cfg->control.n_officers, 3);
+    assert_string_equal(cfg->control.officers[0].id, "zhang.wei");
+    assert_int_equal(cfg->control.officers[0].rights,
+                     ALARM_RIGHT_ACK | ALARM_RIGHT_SHELVE | ALARM_RIGHT_SERVICE);
+    assert_string_equal(cfg->control.officers[1].id, "li.na@site-7");
+    assert_int_equal(cfg->control.officers[1].rights, ALARM_RIGHT_ACK);
+    assert_int_equal(cfg->control.officers[2].rights, 0);
+    config_free(cfg);
+
+    cfg = parse_ok(MINIMAL_HEAD MINIMAL_DEVICES
+                   ",\n\"control\": {\"group\": \"parkguard\", "
+                   "\"officers\": [{\"id\": \"a\", "
+                   "\"rights\": [\"service\"]}]}}\n");
+    assert_string_equal(cfg->control.socket, "/run/parkguard/control.sock");
+    assert_string_equal(cfg->control.group, "parkguard");
+    assert_int_equal(cfg->control.officers[0].rights, ALARM_RIGHT_SERVICE);
+    config_free(cfg);
+
+    expect_parse_error(MINIMAL_HEAD MINIMAL_DEVICES
+                       ",\n\"control\": {\"officers\": [{\"id\": "
+                       "\"a\", \"rights\": [7]}]}}\n",
+                       "mem.json: control.officers[0].rights[0]: expected string, got 7");
+}
+
 static void test_missing_file(void **state)
 {
     struct config *cfg = (struct config *)(uintptr_t)1;
@@ -1541,6 +1590,7 @@ int main(void)
         cmocka_unit_test(test_point_rules),
         cmocka_unit_test(test_limits_h_mirrors_high),
         cmocka_unit_test(test_dup_point_far_apart),
+        cmocka_unit_test(test_control_section),
         cmocka_unit_test(test_missing_file),
         cmocka_unit_test(test_too_large),
         cmocka_unit_test(test_outputs),
