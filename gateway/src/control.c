@@ -271,8 +271,22 @@ static int decode_keys(const cJSON *root, const struct request_kind *k, char *de
     return 0;
 }
 
-/* The officer must be configured: the socket's permissions say who may connect, the
- * officer list says who may command. */
+/*
+ * The officer must be configured: the socket's permissions say who may connect, the
+ * officer list says who may command. A well-formed id the list does not know still goes
+ * to the RT loop, with no rights, so that the attempt is refused there and journalled
+ * with the id it used: an audit trail that only shows permitted officers would hide
+ * exactly the attempts a safety review wants to see.
+ */
+static bool officer_known(const struct config *cfg, const char *id)
+{
+    for (size_t i = 0; i < cfg->control.n_officers; i++) {
+        if (strcmp(cfg->control.officers[i].id, id) == 0)
+            return true;
+    }
+    return false;
+}
+
 static int decode_officer(const struct config *cfg, const cJSON *root,
                           struct msg_command *cmd, char *detail, size_t dlen)
 {
@@ -294,6 +308,9 @@ static int decode_officer(const struct config *cfg, const cJSON *root,
                 return 0;
             }
         }
+        (void)snprintf(cmd->user, sizeof(cmd->user), "%s", v->valuestring);
+        cmd->rights = 0;
+        return 0;
     }
     return refuse(CONTROL_E_NOT_AUTHORISED, detail, dlen,
                   "officer \"%s\" is not configured on this gateway",
@@ -691,7 +708,10 @@ static void refusal_text(const struct config *cfg, const struct msg_command *cmd
     switch (-r->status) {
     case ALARM_R_NOT_AUTHORISED:
         /* Silencing asks for any right: everyone who may act may stop a siren. */
-        if (cmd->op == MSG_CMD_SILENCE)
+        if (!officer_known(cfg, cmd->user))
+            (void)snprintf(buf, len, "officer \"%s\" is not configured on this gateway",
+                           cmd->user);
+        else if (cmd->op == MSG_CMD_SILENCE)
             (void)snprintf(buf, len, "officer %s holds no rights", cmd->user);
         else
             (void)snprintf(buf, len, "officer %s lacks the \"%s\" right", cmd->user,

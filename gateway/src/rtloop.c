@@ -1174,10 +1174,27 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
 
         age_ms = now_utc_ms - saved->active_utc_ms;
         t.at_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
-        /* account() keeps the area's first-out and the relays; the times stay saved. */
+        /* account() keeps the area's count and the relays; the times stay saved. */
         account(rt, i, &t, &w);
         al->since_utc_ms = since;
         al->active_utc_ms = active;
+    }
+    /*
+     * The first-out is what the record says, not what the order of restoring makes of
+     * it: the holder may be shelved or out of service by now, and still be the alarm
+     * that started the series the officers are working through.
+     */
+    al->a.first_out = false;
+    if (saved->flags & MSG_F_FIRST_OUT) {
+        if (ar->fo.has_first && ar->fo.first_out != i && ar->fo.first_out < rt->n_alarms) {
+            rt->alarms[ar->fo.first_out].a.first_out = false;
+            publish(rt, ar->fo.first_out);
+        }
+        ar->fo.has_first = true;
+        ar->fo.first_out = i;
+        age_ms = now_utc_ms - saved->active_utc_ms;
+        ar->fo.first_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+        al->a.first_out = true;
     }
     publish(rt, i);
     return recovered;

@@ -129,7 +129,7 @@ def main(r, h):
     r.check(rc == 0, "parkguard exits 0 on SIGTERM (got %s)" % rc)
 
     rows = harness.db_query(db, "SELECT seq, target, event, limit_name, value, setpoint, "
-                                "deadband, test FROM event_log ORDER BY seq")
+                                "deadband, test FROM events ORDER BY seq")
     got = [(p, k, l, v, s) for _, p, k, l, v, s, _, _ in rows]
     r.check(got[:2] == [(POINT, "alm", "level1", 30.0, L1),
                         (POINT, "alm", "level2", 45.0, L2)],

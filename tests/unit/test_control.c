@@ -338,11 +338,6 @@ static const struct refusal refusals[] = {
      "{\"id\":9,\"ok\":false,\"error\":\"not_authorised\",\"detail\":\"a command needs "
      "an "
      "officer id\"}"},
-    {"{\"id\": 10, \"cmd\": \"ack\", \"officer\": \"wang.fang\", \"point\": "
-     "\"gd-1.ch4\", "
-     "\"limit\": \"level1\"}",
-     "{\"id\":10,\"ok\":false,\"error\":\"not_authorised\",\"detail\":\"officer "
-     "\\\"wang.fang\\\" is not configured on this gateway\"}"},
     {"{\"id\": 11, \"cmd\": \"ack\", \"officer\": \"zhang wei\", \"point\": "
      "\"gd-1.ch4\", "
      "\"limit\": \"level1\"}",
@@ -642,6 +637,22 @@ static void test_commands(void **state)
     assert_string_equal(ev.user, "visitor");
     assert_int_equal(ev.source, MSG_SRC_LOCAL);
 
+    /*
+     * An officer the config does not know: refused too, and journalled under the id the
+     * attempt used, so the audit trail shows it.
+     */
+    seq = expect_line(
+        f,
+        "{\"id\": 10, \"cmd\": \"ack\", \"officer\": \"wang.fang\", \"point\": "
+        "\"gd-1.ch4\", \"limit\": \"level1\"}",
+        "{\"id\":10,\"ok\":false,\"error\":\"not_authorised\",\"detail\":\"officer "
+        "\\\"wang.fang\\\" is not configured on this gateway\",\"state\":\"unack\","
+        "\"seq\":#}");
+    ev = journal(f, seq);
+    assert_int_equal(ev.type, MSG_EV_REJECTED);
+    assert_int_equal(ev.status, -ALARM_R_NOT_AUTHORISED);
+    assert_string_equal(ev.user, "wang.fang");
+
     seq =
         expect_line(f,
                     "{\"id\": 2, \"cmd\": \"ack\", \"officer\": \"li.na\", \"point\": "
@@ -860,10 +871,12 @@ static void test_commands(void **state)
     assert_true(num_of(e, "active") == 3);
     assert_true(num_of(e, "unack") == 2);
     assert_true(num_of(e, "shelved") == 0);
-    /* Every command that reached the ring: all but the alarm listing, 10 of them refused.
+    /*
+     * Every command that reached the ring: all but the alarm listing, 11 of them refused
+     * (the unknown officer's among them).
      */
-    assert_true(num_of(j, "commands") == 19);
-    assert_true(num_of(j, "commands_rejected") == 10);
+    assert_true(num_of(j, "commands") == 20);
+    assert_true(num_of(j, "commands_rejected") == 11);
     cJSON_Delete(j);
     fx_free(f);
 }

@@ -18,7 +18,14 @@
  * and against a replay of the journal for the active and unacknowledged counts and the
  * relay word.
  *
- * Tests marked KNOWN BUG fail on the current rtloop.c; see the comment above each.
+ * Tests marked KNOWN BUG fail on the current rtloop.c; see the comment at each:
+ *   - a refused SILENCE still silences the sirens (test_silence_relays, and every
+ *     test_random_N through its silence check);
+ *   - a test-flagged alarm drives relays not configured for tests
+ *     (test_test_flagged_alarm_drives_no_relay);
+ *   - rtloop_restore() does not bound restored times: a shelve can outlast the alarm's
+ *     maximum, and damaged times overflow (test_restore_shelve_bounded,
+ *     test_restore_extreme_times).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -59,7 +66,7 @@
 
 #define CFG_HEAD(period_ms)                                                              \
     "{\"gateway\": {\"id\": \"gw\", \"site\": \"s\"},\n"                                 \
-    "\"rt\": {\"period_ms\": " #period_ms "},\n"                                           \
+    "\"rt\": {\"period_ms\": " #period_ms "},\n"                                         \
     "\"store\": {\"path\": \"x.db\"},\n"                                                 \
     "\"mqtt\": {\"uri\": \"tcp://localhost:1883\"},\n"                                   \
     "\"outputs\": {\"board\": \"arm-2x485-r2\", \"boards_dir\": \"" PG_SOURCE_DIR        \
@@ -72,17 +79,17 @@
     "\"buses\": [{\"id\": \"b\", \"type\": \"tcp\", \"host\": \"h\", \"port\": 502}],\n"
 
 #define GAS_LIMITS                                                                       \
-    "\"gas\": {\"class\": \"combustible\"}, \"unit\": \"%LEL\",\n"                      \
+    "\"gas\": {\"class\": \"combustible\"}, \"unit\": \"%LEL\",\n"                       \
     "   \"limits\": {\"level1\": {\"setpoint\": 20, \"deadband\": 2},\n"                 \
     "              \"level2\": {\"setpoint\": 40, \"deadband\": 3}}"
 
+/* clang-format off */
 /*
  * The main site. Area a1 (index 0) does not vote: p0, p1 (gas) and p5 (a process point
  * with an H limit and a rate rule both ways). Area a2 (index 1) votes 2 out of its three
  * gas points p2, p3, p4.
  */
-static const char main_cfg[] =
-    CFG_HEAD(2)
+static const char main_cfg[] = CFG_HEAD(2)
     "\"areas\": [{\"id\": \"a1\"}, {\"id\": \"a2\", \"vote\": {\"k\": 2}}],\n"
     "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,\n"
     " \"points\": [\n"
@@ -96,19 +103,15 @@ static const char main_cfg[] =
     "   \"roc\": {\"rise_per_min\": 50, \"fall_per_min\": 50, \"window_ms\": 60000}}\n"
     " ]}]}\n";
 
-enum { P0, P1, P2, P3, P4, P5 };
-enum { A1, A2 };
-
 /* Timers: p0's level-1 has a 150 ms on-delay and re-alarms 300 ms after activation. */
-static const char timer_cfg[] =
-    CFG_HEAD(2)
+static const char timer_cfg[] = CFG_HEAD(2)
     "\"areas\": [{\"id\": \"a1\"}],\n"
     "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,\n"
     " \"points\": [\n"
     "  {\"id\": \"p0\", \"area\": \"a1\", \"address\": 0,\n"
     "   \"gas\": {\"class\": \"combustible\"}, \"unit\": \"%LEL\",\n"
-    "   \"limits\": {\"level1\": {\"setpoint\": 20, \"deadband\": 2, \"on_delay_ms\": 150,\n"
-    "                           \"realarm_ms\": 300},\n"
+    "   \"limits\": {\"level1\": {\"setpoint\": 20, \"deadband\": 2,\n"
+    "                           \"on_delay_ms\": 150, \"realarm_ms\": 300},\n"
     "              \"level2\": {\"setpoint\": 40, \"deadband\": 3}}}\n"
     " ]}]}\n";
 
@@ -118,13 +121,20 @@ static const char timer_cfg[] =
  * the loop goes quiet once it has answered everything.
  */
 #define RND_POINT(id, addr)                                                              \
-    "  {\"id\": \"" id "\", \"area\": \"a1\", \"address\": " addr ", \"fault_delay_ms\": " \
-    "0, " GAS_LIMITS "}"
+    "  {\"id\": \"" id "\", \"area\": \"a1\", \"address\": " addr                        \
+    ", \"fault_delay_ms\": 0, " GAS_LIMITS "}"
 static const char random_cfg[] = CFG_HEAD(1)
     "\"areas\": [{\"id\": \"a1\", \"vote\": {\"k\": 2}}],\n"
     "\"devices\": [{\"id\": \"d\", \"bus\": \"b\", \"unit_id\": 1, \"poll_ms\": 100,\n"
-    " \"points\": [\n" RND_POINT("r0", "0") ",\n" RND_POINT("r1", "1") ",\n" RND_POINT(
-        "r2", "2") "\n ]}]}\n";
+    " \"points\": [\n"
+    RND_POINT("r0", "0") ",\n"
+    RND_POINT("r1", "1") ",\n"
+    RND_POINT("r2", "2") "\n"
+    " ]}]}\n";
+/* clang-format on */
+
+enum { P0, P1, P2, P3, P4, P5 };
+enum { A1, A2 };
 
 /* ---- the fixture ------------------------------------------------------------------ */
 
@@ -167,8 +177,8 @@ static void fx_init(struct fx *f, const char *text, uint64_t first_seq)
     int rc;
 
     memset(f, 0, sizeof(*f));
-    rc = config_parse(PG_SOURCE_DIR "/tests/unit/rtloop.json", text, strlen(text), &f->cfg,
-                      err, sizeof(err));
+    rc = config_parse(PG_SOURCE_DIR "/tests/unit/rtloop.json", text, strlen(text),
+                      &f->cfg, err, sizeof(err));
     if (rc != 0)
         fail_msg("config: %s", err);
     for (size_t i = 0; i < N_ELEMS(f->samples); i++) {
@@ -183,7 +193,8 @@ static void fx_init(struct fx *f, const char *text, uint64_t first_seq)
     assert_non_null(f->results);
     assert_non_null(f->events);
     assert_non_null(f->readings);
-    f->src = (struct rtloop_source){.commands = f->cmds, .results = f->results, .wake_fd = -1};
+    f->src =
+        (struct rtloop_source){.commands = f->cmds, .results = f->results, .wake_fd = -1};
     f->first_seq = first_seq;
     f->next_req = 1;
 
@@ -329,11 +340,38 @@ struct cmd_args {
     uint8_t source;
 };
 
+static void push_cmd(struct fx *f, const struct msg_command *c)
+{
+    int64_t end = deadline();
+
+    while (!ring_push(f->cmds, c)) {
+        pump(f);
+        if (pgtime_mono_ns() > end)
+            fail_msg("the command ring stayed full for %d ms", DEADLINE_MS);
+        nap();
+    }
+}
+
+/* Wait until n results in all have come back. */
+static void wait_results(struct fx *f, size_t n)
+{
+    int64_t end = deadline();
+
+    for (;;) {
+        pump(f);
+        if (f->n_res >= n)
+            return;
+        if (pgtime_mono_ns() > end)
+            fail_msg("%zu of %zu commands answered within %d ms", f->n_res, n,
+                     DEADLINE_MS);
+        nap();
+    }
+}
+
 /* Push one command; returns its req. */
 static uint64_t send_cmd(struct fx *f, const struct cmd_args *a)
 {
     struct msg_command c;
-    int64_t end = deadline();
 
     memset(&c, 0, sizeof(c));
     c.req = f->next_req++;
@@ -347,12 +385,7 @@ static uint64_t send_cmd(struct fx *f, const struct cmd_args *a)
     c.utc_ms = pgtime_utc_ms();
     snprintf(c.user, sizeof(c.user), "%s", a->user ? a->user : "zhang.wei");
     snprintf(c.reason, sizeof(c.reason), "%s", a->reason ? a->reason : "");
-    while (!ring_push(f->cmds, &c)) {
-        pump(f);
-        if (pgtime_mono_ns() > end)
-            fail_msg("the command ring stayed full for %d ms", DEADLINE_MS);
-        nap();
-    }
+    push_cmd(f, &c);
     return c.req;
 }
 
@@ -438,6 +471,20 @@ static struct rtloop_stats stats(struct fx *f)
     return s;
 }
 
+/* Wait for n more whole cycles: whatever the loop was doing when called is finished. */
+static void wait_cycles(struct fx *f, uint64_t n)
+{
+    uint64_t until = stats(f).cycles + n;
+    int64_t end = deadline();
+
+    while (stats(f).cycles < until) {
+        pump(f);
+        if (pgtime_mono_ns() > end)
+            fail_msg("the loop did not cycle for %d ms", DEADLINE_MS);
+        nap();
+    }
+}
+
 /* Wait until the loop has taken (and evaluated) every sample pushed so far. */
 static void wait_samples(struct fx *f)
 {
@@ -448,7 +495,8 @@ static void wait_samples(struct fx *f)
         if (stats(f).samples >= f->n_samples)
             return;
         if (pgtime_mono_ns() > end)
-            fail_msg("the loop took %llu of %llu samples", (unsigned long long)stats(f).samples,
+            fail_msg("the loop took %llu of %llu samples",
+                     (unsigned long long)stats(f).samples,
                      (unsigned long long)f->n_samples);
         nap();
     }
@@ -470,8 +518,10 @@ static struct msg_event barrier(struct fx *f)
     assert_int_equal(r.status, -ALARM_R_NO_SUCH_ALARM);
     e = next_event(f);
     if (e.req != r.req)
-        fail_msg("expected the barrier's event, got seq %llu type %u point %u limit %s event %u",
-                 (unsigned long long)e.seq, e.type, e.point, msg_limit_name(e.limit), e.event);
+        fail_msg("expected the barrier's event, got seq %llu type %u point %u limit %s "
+                 "event %u",
+                 (unsigned long long)e.seq, e.type, e.point, msg_limit_name(e.limit),
+                 e.event);
     assert_int_equal(e.type, MSG_EV_REJECTED);
     assert_int_equal(e.seq, r.seq);
     return e;
@@ -488,8 +538,9 @@ static struct msg_event expect_step(struct fx *f, size_t i, unsigned event, unsi
         fail_msg("expected alarm %zu %s %s -> %s; got type %u alarm %u (point %u %s) %s "
                  "%s -> %s",
                  i, alarm_event_name(event), alarm_state_name(from), alarm_state_name(to),
-                 e.type, e.alarm, e.point, msg_limit_name(e.limit), alarm_event_name(e.event),
-                 alarm_state_name(e.from), alarm_state_name(e.to));
+                 e.type, e.alarm, e.point, msg_limit_name(e.limit),
+                 alarm_event_name(e.event), alarm_state_name(e.from),
+                 alarm_state_name(e.to));
     return e;
 }
 
@@ -670,8 +721,8 @@ static void test_ack_and_refusals(void **state)
     assert_int_equal(next_event(f).seq, r.seq);
 
     /* An empty user is never authorised. */
-    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1, .rights = ALL_RIGHTS,
-            .user = "");
+    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+            .rights = ALL_RIGHTS, .user = "");
     assert_int_equal(r.status, -ALARM_R_NOT_AUTHORISED);
     assert_int_equal(next_event(f).seq, r.seq);
 
@@ -714,17 +765,20 @@ static void test_ack_and_refusals(void **state)
     assert_int_equal(view(f, l1).seq, r.seq - 1);
 
     /* A limit the point does not have, a point that does not exist, a bad op. */
-    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_HH, .rights = ALL_RIGHTS);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_HH,
+            .rights = ALL_RIGHTS);
     assert_int_equal(r.status, -ALARM_R_NO_SUCH_ALARM);
     e = next_event(f);
     assert_int_equal(e.type, MSG_EV_REJECTED);
     assert_int_equal(e.status, -ALARM_R_NO_SUCH_ALARM);
     assert_int_equal(e.seq, r.seq);
     assert_int_equal(e.limit, MSG_LIMIT_HH);
-    r = CMD(f, .op = MSG_CMD_ACK, .point = 999, .limit = MSG_LIMIT_LEVEL1, .rights = ALL_RIGHTS);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = 999, .limit = MSG_LIMIT_LEVEL1,
+            .rights = ALL_RIGHTS);
     assert_int_equal(r.status, -ALARM_R_NO_SUCH_ALARM);
     assert_int_equal(next_event(f).seq, r.seq);
-    r = CMD(f, .op = MSG_CMD_ACK, .point = A1, .limit = MSG_LIMIT_VOTE, .rights = ALL_RIGHTS);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = A1, .limit = MSG_LIMIT_VOTE,
+            .rights = ALL_RIGHTS);
     assert_int_equal(r.status, -ALARM_R_NO_SUCH_ALARM); /* a1 does not vote */
     assert_int_equal(next_event(f).seq, r.seq);
     r = CMD(f, .op = MSG_CMD_COUNT + 3, .point = P0, .limit = MSG_LIMIT_LEVEL1,
@@ -767,7 +821,8 @@ static void test_ack_and_refusals(void **state)
     assert_int_equal(st.alarms_unack, 0);
 }
 
-/* ---- 3. level-2 latching ------------------------------------------------------------ */
+/* ---- 3. level-2 latching ------------------------------------------------------------
+ */
 
 static void test_level2_latching(void **state)
 {
@@ -854,7 +909,8 @@ static void test_level2_relatch(void **state)
     expect_step(f, l2, ALARM_EV_ALM, ALARM_NORMAL, ALARM_UNACK);
     for (int k = 0; k < 2; k++) {
         r = CMD(f, .op = MSG_CMD_ACK, .point = P1,
-                .limit = k ? MSG_LIMIT_LEVEL2 : MSG_LIMIT_LEVEL1, .rights = ALARM_RIGHT_ACK);
+                .limit = k ? MSG_LIMIT_LEVEL2 : MSG_LIMIT_LEVEL1,
+                .rights = ALARM_RIGHT_ACK);
         assert_int_equal(r.status, 0);
         expect_step(f, k ? l2 : l1, ALARM_EV_ACK, ALARM_UNACK, ALARM_ACKED);
     }
@@ -881,7 +937,8 @@ static void test_level2_relatch(void **state)
     assert_int_equal(next_event(f).status, -ALARM_R_NOT_LATCHED);
 }
 
-/* ---- 4. first-out ------------------------------------------------------------------- */
+/* ---- 4. first-out -------------------------------------------------------------------
+ */
 
 static void test_first_out(void **state)
 {
@@ -903,9 +960,11 @@ static void test_first_out(void **state)
     expect_step(f, a, ALARM_EV_RTN, ALARM_UNACK, ALARM_RTN_UNACK);
     push_sample(f, P1, 5.0);
     expect_step(f, b, ALARM_EV_RTN, ALARM_UNACK, ALARM_RTN_UNACK);
-    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+        .rights = ALARM_RIGHT_ACK);
     expect_step(f, a, ALARM_EV_ACK, ALARM_RTN_UNACK, ALARM_NORMAL);
-    CMD(f, .op = MSG_CMD_ACK, .point = P1, .limit = MSG_LIMIT_LEVEL1, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = P1, .limit = MSG_LIMIT_LEVEL1,
+        .rights = ALARM_RIGHT_ACK);
     e = expect_step(f, b, ALARM_EV_ACK, ALARM_RTN_UNACK, ALARM_NORMAL);
     assert_int_equal(stats(f).alarms_active, 0);
     /* The first-out stays marked after the area went quiet, until a new series. */
@@ -947,7 +1006,8 @@ static void test_first_out_out_of_order(void **state)
     assert_false(view(f, b).flags & MSG_F_FIRST_OUT);
 }
 
-/* ---- 5. K-out-of-N vote ------------------------------------------------------------- */
+/* ---- 5. K-out-of-N vote -------------------------------------------------------------
+ */
 
 static void test_vote(void **state)
 {
@@ -984,7 +1044,8 @@ static void test_vote(void **state)
 
     /* A third member changes nothing for the vote. */
     push_sample(f, P4, 25.0);
-    expect_step(f, alarm_of(f, P4, MSG_LIMIT_LEVEL1), ALARM_EV_ALM, ALARM_NORMAL, ALARM_UNACK);
+    expect_step(f, alarm_of(f, P4, MSG_LIMIT_LEVEL1), ALARM_EV_ALM, ALARM_NORMAL,
+                ALARM_UNACK);
     barrier(f);
     push_sample(f, P4, 5.0);
     expect_step(f, alarm_of(f, P4, MSG_LIMIT_LEVEL1), ALARM_EV_RTN, ALARM_UNACK,
@@ -1001,14 +1062,16 @@ static void test_vote(void **state)
     barrier(f);
 
     /* The vote is commanded by area index. */
-    CMD(f, .op = MSG_CMD_ACK, .point = A2, .limit = MSG_LIMIT_VOTE, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = A2, .limit = MSG_LIMIT_VOTE,
+        .rights = ALARM_RIGHT_ACK);
     expect_step(f, vote, ALARM_EV_ACK, ALARM_LATCHED_UNACK, ALARM_LATCHED_ACK);
     CMD(f, .op = MSG_CMD_RESET, .point = A2, .limit = MSG_LIMIT_VOTE,
         .rights = ALARM_RIGHT_ACK);
     expect_step(f, vote, ALARM_EV_RESET, ALARM_LATCHED_ACK, ALARM_NORMAL);
 }
 
-/* ---- 6. shelving -------------------------------------------------------------------- */
+/* ---- 6. shelving --------------------------------------------------------------------
+ */
 
 static void test_shelve(void **state)
 {
@@ -1096,7 +1159,8 @@ static void test_shelve(void **state)
     assert_int_equal(r.status, 0);
     expect_step(f, l1, ALARM_EV_SHELVE, ALARM_UNACK, ALARM_SHELVED);
     /* Shelved: ack and a second shelve are refused. */
-    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1, .rights = ALL_RIGHTS);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+            .rights = ALL_RIGHTS);
     assert_int_equal(r.status, -ALARM_R_INHIBITED);
     assert_int_equal(r.from, ALARM_SHELVED);
     assert_int_equal(next_event(f).status, -ALARM_R_INHIBITED);
@@ -1134,7 +1198,8 @@ static void test_shelve(void **state)
     wait_word(f, 0);
 }
 
-/* ---- 7. silence and the relay word --------------------------------------------------- */
+/* ---- 7. silence and the relay word ---------------------------------------------------
+ */
 
 static void test_silence_relays(void **state)
 {
@@ -1166,6 +1231,14 @@ static void test_silence_relays(void **state)
     r = CMD(f, .op = MSG_CMD_SILENCE, .point = 7, .rights = ALARM_RIGHT_ACK);
     assert_int_equal(r.status, -ALARM_R_INVALID);
     assert_int_equal(next_event(f).seq, r.seq);
+    /*
+     * KNOWN BUG (rtloop.c run_command()): the SILENCE branch calls outputs_silence()
+     * before it checks the user, the rights and the area, so a refused silence
+     * (journalled as REJECTED) still silences the sirens: the word below reads BEACON
+     * only, and the authorised silence after it answers 1 (nothing to silence) instead of
+     * 0.
+     */
+    wait_cycles(f, 2);
     assert_int_equal(rtloop_outputs(f->rt), BEACON | SIREN);
 
     r = CMD(f, .op = MSG_CMD_SILENCE, .point = MSG_POINT_ALL, .rights = ALARM_RIGHT_ACK,
@@ -1195,9 +1268,11 @@ static void test_silence_relays(void **state)
     assert_int_equal(r.status, 0);
     assert_int_equal(next_event(f).type, MSG_EV_SILENCE);
     wait_word(f, BEACON);
-    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+        .rights = ALARM_RIGHT_ACK);
     expect_step(f, l1, ALARM_EV_ACK, ALARM_UNACK, ALARM_ACKED);
-    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL2, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL2,
+        .rights = ALARM_RIGHT_ACK);
     expect_step(f, l2, ALARM_EV_ACK, ALARM_UNACK, ALARM_ACKED);
     wait_word(f, BEACON);
     /* Acknowledged and gone: level-1 to normal, level-2 latched: beacon still on. */
@@ -1212,7 +1287,8 @@ static void test_silence_relays(void **state)
 
     /* After the last unack went, the silence ended with it: a new alarm sounds. */
     push_sample(f, P1, 25.0);
-    expect_step(f, alarm_of(f, P1, MSG_LIMIT_LEVEL1), ALARM_EV_ALM, ALARM_NORMAL, ALARM_UNACK);
+    expect_step(f, alarm_of(f, P1, MSG_LIMIT_LEVEL1), ALARM_EV_ALM, ALARM_NORMAL,
+                ALARM_UNACK);
     wait_word(f, BEACON | SIREN);
 }
 
@@ -1220,8 +1296,8 @@ static void test_silence_relays(void **state)
  * KNOWN BUG (rtloop.c add_alarm()): a sample flagged MSG_F_TEST (the device is in test
  * mode, a proof test) must drive only relays configured with "test": true
  * (docs/outputs.md "What drives a relay"; outputs.h outputs_mask()). add_alarm() computes
- * every alarm's mask with test = false, so a drill sounds the plant's siren and lights its
- * beacon. Neither relay of this site has "test": true, so the word must stay 0.
+ * every alarm's mask with test = false, so a drill sounds the plant's siren and lights
+ * its beacon. Neither relay of this site has "test": true, so the word must stay 0.
  */
 static void test_test_flagged_alarm_drives_no_relay(void **state)
 {
@@ -1234,11 +1310,12 @@ static void test_test_flagged_alarm_drives_no_relay(void **state)
     assert_true(e.flags & MSG_F_TEST);
     assert_true(view_at(f, l1, e.seq).flags & MSG_F_TEST);
     barrier(f);
-    barrier(f); /* a full cycle later: drive_outputs() has run */
+    wait_cycles(f, 2); /* drive_outputs() has run since */
     assert_int_equal(rtloop_outputs(f->rt), 0);
 }
 
-/* ---- timers: on-delay and re-alarm --------------------------------------------------- */
+/* ---- timers: on-delay and re-alarm ---------------------------------------------------
+ */
 
 static int setup_timers(void **state)
 {
@@ -1281,7 +1358,8 @@ static void test_timers(void **state)
 #undef f
 }
 
-/* ---- 8. restore ---------------------------------------------------------------------- */
+/* ---- 8. restore ----------------------------------------------------------------------
+ */
 
 static struct rtloop_alarm saved_of(struct fx *f, uint32_t point, uint8_t limit,
                                     uint8_t state_, uint8_t flags, int64_t now_utc)
@@ -1303,21 +1381,31 @@ static void test_restore_acked_latching(void **state)
     struct fx *f = *state;
     int64_t now = pgtime_utc_ms();
     size_t l1 = alarm_of(f, P0, MSG_LIMIT_LEVEL1), l2 = alarm_of(f, P0, MSG_LIMIT_LEVEL2);
-    struct rtloop_alarm s1 = saved_of(f, P0, MSG_LIMIT_LEVEL1, ALARM_ACKED, MSG_F_CONDITION, now);
-    struct rtloop_alarm s2 = saved_of(f, P0, MSG_LIMIT_LEVEL2, ALARM_ACKED, MSG_F_CONDITION, now);
+    struct rtloop_alarm s1 = saved_of(f, P0, MSG_LIMIT_LEVEL1, ALARM_ACKED,
+                                      MSG_F_CONDITION | MSG_F_FIRST_OUT, now);
+    struct rtloop_alarm s2 =
+        saved_of(f, P0, MSG_LIMIT_LEVEL2, ALARM_ACKED, MSG_F_CONDITION, now);
     struct rtloop_alarm v;
     struct msg_event e;
 
-    assert_int_equal(rtloop_restore(f->rt, &s1, now), 0);
+    /*
+     * As the store saves them: level-1 came first and was the area's first-out, level-2
+     * followed a minute later. Restored in the opposite order, level-1 is still the
+     * first-out (by its record and by its earlier activation alike).
+     */
+    s2.active_utc_ms = now - 60000;
     assert_int_equal(rtloop_restore(f->rt, &s2, now), 0);
+    assert_int_equal(rtloop_restore(f->rt, &s1, now), 0);
     v = view(f, l2);
     assert_int_equal(v.state, ALARM_ACKED);
     assert_int_equal(v.seq, 77);
     assert_int_equal(v.since_utc_ms, now - 60000);
-    assert_int_equal(v.active_utc_ms, now - 120000);
+    assert_int_equal(v.active_utc_ms, now - 60000);
     assert_true(v.flags & MSG_F_CONDITION);
-    /* The area's first-out is rebuilt: both activated at the same saved time; one wins. */
-    assert_true((view(f, l1).flags ^ view(f, l2).flags) & MSG_F_FIRST_OUT);
+    assert_false(v.flags & MSG_F_FIRST_OUT);
+    v = view(f, l1);
+    assert_int_equal(v.active_utc_ms, now - 120000);
+    assert_true(v.flags & MSG_F_FIRST_OUT);
     assert_int_equal(stats(f).alarms_active, 2);
     assert_int_equal(stats(f).alarms_unack, 0);
 
@@ -1335,7 +1423,7 @@ static void test_restore_acked_latching(void **state)
     v = view_at(f, l2, e.seq);
     assert_int_equal(v.state, ALARM_LATCHED_ACK);
     /* It entered latched_ack now; it has been active since the saved time. */
-    assert_int_equal(v.active_utc_ms, now - 120000);
+    assert_int_equal(v.active_utc_ms, now - 60000);
     assert_true(v.since_utc_ms >= now);
     CMD(f, .op = MSG_CMD_RESET, .point = P0, .limit = MSG_LIMIT_LEVEL2,
         .rights = ALARM_RIGHT_ACK);
@@ -1349,7 +1437,8 @@ static void test_restore_unack_sounds(void **state)
 {
     struct fx *f = *state;
     int64_t now = pgtime_utc_ms();
-    struct rtloop_alarm s = saved_of(f, P1, MSG_LIMIT_LEVEL2, ALARM_LATCHED_UNACK, 0, now);
+    struct rtloop_alarm s =
+        saved_of(f, P1, MSG_LIMIT_LEVEL2, ALARM_LATCHED_UNACK, 0, now);
 
     assert_int_equal(rtloop_restore(f->rt, &s, now), 0);
     assert_int_equal(stats(f).alarms_unack, 1);
@@ -1358,7 +1447,8 @@ static void test_restore_unack_sounds(void **state)
     /* Its condition was saved false: a clear sample says nothing new. */
     push_sample(f, P1, 5.0);
     barrier(f);
-    CMD(f, .op = MSG_CMD_ACK, .point = P1, .limit = MSG_LIMIT_LEVEL2, .rights = ALARM_RIGHT_ACK);
+    CMD(f, .op = MSG_CMD_ACK, .point = P1, .limit = MSG_LIMIT_LEVEL2,
+        .rights = ALARM_RIGHT_ACK);
     expect_step(f, alarm_of(f, P1, MSG_LIMIT_LEVEL2), ALARM_EV_ACK, ALARM_LATCHED_UNACK,
                 ALARM_LATCHED_ACK);
     wait_word(f, BEACON);
@@ -1369,7 +1459,8 @@ static void test_restore_shelve_expired(void **state)
     struct fx *f = *state;
     int64_t now = pgtime_utc_ms();
     size_t l1 = alarm_of(f, P1, MSG_LIMIT_LEVEL1);
-    struct rtloop_alarm s = saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_SHELVED, MSG_F_CONDITION, now);
+    struct rtloop_alarm s =
+        saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_SHELVED, MSG_F_CONDITION, now);
     struct rtloop_alarm v;
     struct msg_event e;
 
@@ -1425,8 +1516,10 @@ static void test_restore_corrupt(void **state)
         const char *what;
     } rows[] = {
         {P0, MSG_LIMIT_LEVEL1, 99, 0, 0, "state out of range"},
-        {P0, MSG_LIMIT_LEVEL2, ALARM_NORMAL, 0, MSG_F_CONDITION, "normal, condition true"},
-        {P1, MSG_LIMIT_LEVEL1, ALARM_RTN_UNACK, 0, MSG_F_CONDITION, "rtn_unack, condition"},
+        {P0, MSG_LIMIT_LEVEL2, ALARM_NORMAL, 0, MSG_F_CONDITION,
+         "normal, condition true"},
+        {P1, MSG_LIMIT_LEVEL1, ALARM_RTN_UNACK, 0, MSG_F_CONDITION,
+         "rtn_unack, condition"},
         {P1, MSG_LIMIT_LEVEL2, ALARM_SHELVED, ALARM_SHELVE_NONE, 0, "shelved, no kind"},
         {P2, MSG_LIMIT_FAULT, ALARM_SHELVED, 7, MSG_F_CONDITION, "shelved, bad kind"},
         {A2, MSG_LIMIT_VOTE, ALARM_STATE_COUNT, 0, 0, "vote, state out of range"},
@@ -1434,8 +1527,8 @@ static void test_restore_corrupt(void **state)
     size_t i;
 
     for (i = 0; i < N_ELEMS(rows); i++) {
-        struct rtloop_alarm s = saved_of(f, rows[i].point, rows[i].limit, rows[i].state,
-                                         rows[i].flags, now);
+        struct rtloop_alarm s =
+            saved_of(f, rows[i].point, rows[i].limit, rows[i].state, rows[i].flags, now);
         struct rtloop_alarm v;
         int rc;
 
@@ -1504,7 +1597,8 @@ static void test_restore_shelve_bounded(void **state)
     struct fx *f = *state;
     int64_t now = pgtime_utc_ms();
     size_t l1 = alarm_of(f, P1, MSG_LIMIT_LEVEL1);
-    struct rtloop_alarm s = saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_SHELVED, MSG_F_CONDITION, now);
+    struct rtloop_alarm s =
+        saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_SHELVED, MSG_F_CONDITION, now);
     struct rtloop_alarm v;
 
     s.shelve = ALARM_SHELVE_TIMED;
@@ -1550,7 +1644,8 @@ static void test_restore_extreme_times(void **state)
 {
     struct fx *f = *state;
     int64_t now = pgtime_utc_ms();
-    struct rtloop_alarm tmpl = saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_ACKED, MSG_F_CONDITION, now);
+    struct rtloop_alarm tmpl =
+        saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_ACKED, MSG_F_CONDITION, now);
     static const char *const what[] = {"shelve_until_utc_ms = INT64_MAX",
                                        "since_utc_ms = INT64_MIN",
                                        "active_utc_ms = -INT64_MAX / 2"};
@@ -1579,7 +1674,8 @@ static void test_restore_extreme_times(void **state)
         fail_msg("KNOWN BUG: %d of 3 extreme restores did not survive", failed);
 }
 
-/* ---- 9. randomised ------------------------------------------------------------------- */
+/* ---- 9. randomised -------------------------------------------------------------------
+ */
 
 #define RND_POINTS 3
 #define RND_STEPS  2000
@@ -1670,7 +1766,8 @@ struct alarm_id {
     uint8_t limit;
 };
 
-static size_t find_alarm(const struct alarm_id *ids, size_t n, uint32_t point, uint8_t limit)
+static size_t find_alarm(const struct alarm_id *ids, size_t n, uint32_t point,
+                         uint8_t limit)
 {
     for (size_t i = 0; i < n; i++) {
         if (ids[i].point == point && ids[i].limit == limit)
@@ -1698,44 +1795,49 @@ static int teardown_random(void **state)
     return 0;
 }
 
-/* Runs in a fixture so that a failed check still stops the loop thread (teardown). */
+/*
+ * One seed. Runs in a fixture so that a failed check still stops the loop thread
+ * (teardown). KNOWN BUG: fails at its silence check until run_command() stops a refused
+ * SILENCE from silencing (see test_silence_relays); with that fixed every seed passes.
+ */
 static void random_run(struct fx *fp, uint64_t seed)
 {
 #define f (*fp)
-    static const double values[] = {0, 5, 17.9, 18, 18.1, 19.9, 20, 21, 36.9, 37,
-                                    37.1, 39.9, 40, 45, 60, 100};
+    static const double values[] = {0,    5,  17.9, 18,   18.1, 19.9, 20, 21,
+                                    36.9, 37, 37.1, 39.9, 40,   45,   60, 100};
     static const uint8_t limits[] = {MSG_LIMIT_LEVEL1, MSG_LIMIT_LEVEL2, MSG_LIMIT_FAULT};
     static const uint8_t bad[] = {MSG_Q_COMM_LOSS, MSG_Q_SENSOR_FAULT, MSG_Q_STALE,
                                   MSG_Q_MAINTENANCE, MSG_Q_TIMEOUT};
     struct model_point model[RND_POINTS];
-    struct sent_cmd *sent = calloc(RND_STEPS + 8, sizeof(*sent));
+    struct sent_cmd *sent;
     size_t n_sent = 0, n_alarms;
-    uint8_t *cur;        /* each alarm's state, replayed from the journal */
-    bool *seen_cond;     /* ... and its condition */
+    uint8_t *cur;    /* each alarm's state, replayed from the journal */
+    bool *seen_cond; /* ... and its condition */
     struct alarm_id *ids;
     int64_t shelve_end = 0; /* the latest short shelve's deadline, mono */
     uint64_t rejected = 0;
     uint32_t siren_unack = 0, active = 0, unack = 0;
-    bool silenced = false;
+    bool silenced = false, refused_silence = false;
     size_t step = 0;
 
-    assert_non_null(sent);
     memset(model, 0, sizeof(model));
     rnd_state = seed * UINT64_C(0x9E3779B97F4A7C15) + 1;
     fx_init(&f, random_cfg, 1 + seed * 1000000);
     n_alarms = rtloop_alarm_count(f.rt);
     assert_int_equal(n_alarms, RND_POINTS * 3 + 1);
-    ids = calloc(n_alarms, sizeof(*ids));
+    f.scratch[0] = sent = calloc(RND_STEPS + 8, sizeof(*sent));
+    f.scratch[1] = ids = calloc(n_alarms, sizeof(*ids));
+    f.scratch[2] = cur = calloc(n_alarms, 1);
+    f.scratch[3] = seen_cond = calloc(n_alarms, sizeof(*seen_cond));
+    assert_non_null(sent);
     assert_non_null(ids);
+    assert_non_null(cur);
+    assert_non_null(seen_cond);
     for (size_t i = 0; i < n_alarms; i++) {
         struct rtloop_alarm v = view(&f, i);
 
         ids[i] = (struct alarm_id){v.point, v.limit};
     }
-    cur = calloc(n_alarms, 1);
-    seen_cond = calloc(n_alarms, sizeof(*seen_cond));
-    assert_non_null(cur);
-    assert_non_null(seen_cond);
     fx_start(&f);
 
     while (step < RND_STEPS) {
@@ -1753,13 +1855,14 @@ static void random_run(struct fx *fp, uint64_t seed)
                 else if (rnd_below(4) == 0)
                     v = (double)rnd_below(6000) / 100.0;
                 model_sample(&model[p], q, v);
-                /* One bus per point, as in the daemon: a point's samples stay in order. */
+                /* One bus per point, as in the daemon: a point's samples stay in order.
+                 */
                 push_sample_at(&f, p % 2, p, q, v, 0, pgtime_mono_ns());
             } else {
-                static const uint8_t ops[] = {MSG_CMD_ACK,      MSG_CMD_ACK,   MSG_CMD_RESET,
-                                              MSG_CMD_RESET,    MSG_CMD_SHELVE, MSG_CMD_SHELVE,
-                                              MSG_CMD_UNSHELVE, MSG_CMD_OOS,   MSG_CMD_RTS,
-                                              MSG_CMD_SILENCE};
+                static const uint8_t ops[] = {
+                    MSG_CMD_ACK,    MSG_CMD_ACK,    MSG_CMD_RESET,    MSG_CMD_RESET,
+                    MSG_CMD_SHELVE, MSG_CMD_SHELVE, MSG_CMD_UNSHELVE, MSG_CMD_OOS,
+                    MSG_CMD_RTS,    MSG_CMD_SILENCE};
                 static const int64_t lens[] = {-5, 0, 1, 3, 10, 25, 3600000, 3600001};
                 struct msg_command c;
                 struct sent_cmd *sc = &sent[n_sent++];
@@ -1796,26 +1899,13 @@ static void random_run(struct fx *fp, uint64_t seed)
                 sc->op = c.op;
                 sc->point = c.point;
                 sc->limit = c.limit;
-                while (!ring_push(f.cmds, &c)) {
-                    pump(&f);
-                    nap();
-                }
+                push_cmd(&f, &c);
             }
         }
-        /* Wait until the loop answered every command of the batch and took every sample. */
-        {
-            int64_t end = deadline();
-
-            while (f.n_res < n_sent || stats(&f).samples < f.n_samples) {
-                pump(&f);
-                if (pgtime_mono_ns() > end)
-                    fail_msg("seed %llu: %zu of %zu commands answered, %llu of %llu samples",
-                             (unsigned long long)seed, f.n_res, n_sent,
-                             (unsigned long long)stats(&f).samples,
-                             (unsigned long long)f.n_samples);
-                nap();
-            }
-        }
+        /* Wait until the loop answered every command of the batch and took every sample.
+         */
+        wait_results(&f, n_sent);
+        wait_samples(&f);
         /* A short shelve accepted in this batch ends at most its length after now. */
         for (size_t i = first_cmd; i < n_sent; i++) {
             if (sent[i].op == MSG_CMD_SHELVE && f.res[i].status == 0)
@@ -1831,18 +1921,17 @@ static void random_run(struct fx *fp, uint64_t seed)
     for (int b = 0; b < 2; b++) {
         struct sent_cmd *sc = &sent[n_sent++];
 
-        sc->req = send_cmd(&f, &(const struct cmd_args){.op = MSG_CMD_ACK, .point = 99,
-                                                          .limit = MSG_LIMIT_LEVEL1,
-                                                          .user = "barrier"});
+        sc->req = send_cmd(&f, &(const struct cmd_args){.op = MSG_CMD_ACK,
+                                                        .point = 99,
+                                                        .limit = MSG_LIMIT_LEVEL1,
+                                                        .user = "barrier"});
         sc->op = MSG_CMD_ACK;
         sc->point = 99;
         sc->limit = MSG_LIMIT_LEVEL1;
         snprintf(sc->user, sizeof(sc->user), "barrier");
-        while (f.n_res < n_sent) {
-            pump(&f);
-            nap();
-        }
+        wait_results(&f, n_sent);
     }
+    wait_cycles(&f, 2); /* the last cycle's relay word is out */
     pump(&f);
 
     /* ---- the journal ---- */
@@ -1851,15 +1940,17 @@ static void random_run(struct fx *fp, uint64_t seed)
         const struct msg_event *e = &f.ev[i];
 
         if (e->seq != f.first_seq + i)
-            fail_msg("seed %llu: event %zu has seq %llu, wanted %llu", (unsigned long long)seed,
-                     i, (unsigned long long)e->seq, (unsigned long long)(f.first_seq + i));
+            fail_msg("seed %llu: event %zu has seq %llu, wanted %llu",
+                     (unsigned long long)seed, i, (unsigned long long)e->seq,
+                     (unsigned long long)(f.first_seq + i));
         if (e->type == MSG_EV_ALARM) {
             assert_true(e->alarm < n_alarms);
             if (e->from != cur[e->alarm])
-                fail_msg("seed %llu: seq %llu: alarm %u steps from %s, but its last event "
-                         "left it %s",
-                         (unsigned long long)seed, (unsigned long long)e->seq, e->alarm,
-                         alarm_state_name(e->from), alarm_state_name(cur[e->alarm]));
+                fail_msg(
+                    "seed %llu: seq %llu: alarm %u steps from %s, but its last event "
+                    "left it %s",
+                    (unsigned long long)seed, (unsigned long long)e->seq, e->alarm,
+                    alarm_state_name(e->from), alarm_state_name(cur[e->alarm]));
             if (e->to == ALARM_NORMAL && (e->flags & MSG_F_CONDITION))
                 fail_msg("seed %llu: seq %llu: alarm %u normal with its condition true",
                          (unsigned long long)seed, (unsigned long long)e->seq, e->alarm);
@@ -1868,11 +1959,13 @@ static void random_run(struct fx *fp, uint64_t seed)
                 fail_msg("seed %llu: seq %llu: alarm %u %s with condition %d",
                          (unsigned long long)seed, (unsigned long long)e->seq, e->alarm,
                          alarm_state_name(e->to), !!(e->flags & MSG_F_CONDITION));
-            if ((e->flags & MSG_F_ANNUNCIATE) && !(e->to == ALARM_UNACK && e->from != ALARM_UNACK))
+            if ((e->flags & MSG_F_ANNUNCIATE) &&
+                !(e->to == ALARM_UNACK && e->from != ALARM_UNACK))
                 fail_msg("seed %llu: seq %llu: annunciate without entering unack",
                          (unsigned long long)seed, (unsigned long long)e->seq);
             if (e->to == ALARM_SHELVED) {
-                assert_true(e->shelve == ALARM_SHELVE_TIMED || e->shelve == ALARM_SHELVE_ONE_SHOT);
+                assert_true(e->shelve == ALARM_SHELVE_TIMED ||
+                            e->shelve == ALARM_SHELVE_ONE_SHOT);
                 assert_true(e->shelve_until_utc_ms > 0);
             } else {
                 assert_int_equal(e->shelve, ALARM_SHELVE_NONE);
@@ -1885,7 +1978,7 @@ static void random_run(struct fx *fp, uint64_t seed)
             if (e->priority <= 2) {
                 siren_unack += state_unack(e->to) - state_unack(e->from);
                 if ((e->flags & MSG_F_ANNUNCIATE) || siren_unack == 0)
-                    silenced = false;
+                    silenced = refused_silence = false;
             }
             cur[e->alarm] = e->to;
             seen_cond[e->alarm] = (e->flags & MSG_F_CONDITION) != 0;
@@ -1896,14 +1989,20 @@ static void random_run(struct fx *fp, uint64_t seed)
             bool sounding = siren_unack > 0 && !silenced;
 
             if ((e->status == 0) != sounding)
-                fail_msg("seed %llu: seq %llu: silence status %d with the siren %s by the "
-                         "journal",
-                         (unsigned long long)seed, (unsigned long long)e->seq, e->status,
-                         sounding ? "sounding" : "quiet");
+                fail_msg(
+                    "seed %llu: seq %llu: silence status %d with the siren %s by the "
+                    "journal%s",
+                    (unsigned long long)seed, (unsigned long long)e->seq, e->status,
+                    sounding ? "sounding" : "quiet",
+                    refused_silence ? " (KNOWN BUG: a refused silence before it "
+                                      "silenced the siren, see test_silence_relays)"
+                                    : "");
             silenced = silenced || sounding;
         } else if (e->type == MSG_EV_REJECTED) {
             assert_true(e->status < 0);
             assert_true(e->req != 0);
+            if (e->event == MSG_CMD_SILENCE && siren_unack > 0 && !silenced)
+                refused_silence = true; /* it must have changed nothing */
             /* A refusal names the state it left the alarm in, unchanged. */
             if (e->event != MSG_CMD_SILENCE && e->status != -ALARM_R_NO_SUCH_ALARM &&
                 e->status != -ALARM_R_INVALID) {
@@ -1946,11 +2045,13 @@ static void random_run(struct fx *fp, uint64_t seed)
         if (r->status < 0) {
             rejected++;
             if (e->type != MSG_EV_REJECTED || e->status != r->status)
-                fail_msg("seed %llu: req %llu %s point %u limit %s rights: result status %d, "
-                         "event seq %llu type %u status %d",
-                         (unsigned long long)seed, (unsigned long long)r->req,
-                         msg_cmd_name(sent[i].op), sent[i].point, msg_limit_name(sent[i].limit),
-                         r->status, (unsigned long long)e->seq, e->type, e->status);
+                fail_msg(
+                    "seed %llu: req %llu %s point %u limit %s rights: result status %d, "
+                    "event seq %llu type %u status %d",
+                    (unsigned long long)seed, (unsigned long long)r->req,
+                    msg_cmd_name(sent[i].op), sent[i].point,
+                    msg_limit_name(sent[i].limit), r->status, (unsigned long long)e->seq,
+                    e->type, e->status);
             assert_int_equal(r->from, r->to);
             assert_int_equal(e->event, sent[i].op);
             /* No user: refused for that, unless the command made no sense at all. */
@@ -1962,7 +2063,8 @@ static void random_run(struct fx *fp, uint64_t seed)
             assert_int_equal(e->type, MSG_EV_SILENCE);
             assert_int_equal(e->status, r->status);
         } else {
-            assert_int_equal(r->status, 0); /* a command never leaves an alarm as it was */
+            assert_int_equal(r->status,
+                             0); /* a command never leaves an alarm as it was */
             assert_int_equal(e->type, MSG_EV_ALARM);
             assert_int_equal(e->from, r->from);
             assert_int_equal(e->to, r->to);
@@ -1978,7 +2080,8 @@ static void random_run(struct fx *fp, uint64_t seed)
     /* ---- the loop's own view, against the journal replay and the model ---- */
     {
         struct rtloop_stats st = stats(&f);
-        uint32_t word_want = (active ? BEACON : 0) | (siren_unack && !silenced ? SIREN : 0);
+        uint32_t word_want =
+            (active ? BEACON : 0) | (siren_unack && !silenced ? SIREN : 0);
 
         assert_int_equal(st.commands, n_sent);
         assert_int_equal(st.commands_rejected, rejected);
@@ -2003,8 +2106,8 @@ static void random_run(struct fx *fp, uint64_t seed)
             fail_msg("seed %llu: alarm %zu %s with its condition true",
                      (unsigned long long)seed, i, alarm_state_name(v.state));
         if (state_condition(v.state) >= 0 && state_condition(v.state) != cond)
-            fail_msg("seed %llu: alarm %zu %s with condition %d", (unsigned long long)seed, i,
-                     alarm_state_name(v.state), cond);
+            fail_msg("seed %llu: alarm %zu %s with condition %d",
+                     (unsigned long long)seed, i, alarm_state_name(v.state), cond);
         if (v.limit == MSG_LIMIT_VOTE)
             want = model_vote(model);
         else if (v.limit == MSG_LIMIT_LEVEL1)
@@ -2018,7 +2121,8 @@ static void random_run(struct fx *fp, uint64_t seed)
                      (unsigned long long)seed, i, v.point, msg_limit_name(v.limit), cond,
                      want);
         if (v.state == ALARM_SHELVED)
-            assert_true(v.shelve == ALARM_SHELVE_TIMED || v.shelve == ALARM_SHELVE_ONE_SHOT);
+            assert_true(v.shelve == ALARM_SHELVE_TIMED ||
+                        v.shelve == ALARM_SHELVE_ONE_SHOT);
     }
     print_message("seed %llu: %zu events, %zu commands (%llu refused), %llu samples, "
                   "fifo %d\n",
@@ -2064,8 +2168,8 @@ int main(void)
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_level2_latching, setup_main_started,
                                         teardown_fx),
-        cmocka_unit_test_setup_teardown(test_level2_relatch,
-                                        setup_main_started, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_level2_relatch, setup_main_started,
+                                        teardown_fx),
         cmocka_unit_test_setup_teardown(test_first_out, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_first_out_out_of_order, setup_main_started,
                                         teardown_fx),
@@ -2079,13 +2183,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timers, setup_timers, teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_acked_latching, setup_main,
                                         teardown_fx),
-        cmocka_unit_test_setup_teardown(test_restore_unack_sounds, setup_main, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_restore_unack_sounds, setup_main,
+                                        teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_shelve_expired, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_shelve_resumes, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_corrupt, setup_main, teardown_fx),
-        /* KNOWN BUG: fail until rtloop_restore() bounds restored times (see the tests). */
+        /* KNOWN BUG: fail until rtloop_restore() bounds restored times (see the tests).
+         */
         cmocka_unit_test_setup_teardown(test_restore_shelve_bounded, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_extreme_times, setup_main,
