@@ -42,7 +42,9 @@ struct rt_alarm {
     const struct alarm_config *cfg; /* in the site config, which outlives the loop */
     uint32_t point;                 /* point index, or area index for a vote */
     uint32_t area;
-    uint32_t outputs; /* the relays it drives (outputs_mask()) */
+    uint32_t outputs;      /* the relays it drives (outputs_mask()) */
+    uint32_t outputs_test; /* ... when it is flagged test */
+    uint32_t driving;      /* the mask it is counted under while active */
     uint8_t limit;    /* enum msg_limit */
     uint8_t cond;     /* RULES_COND_* index, or RT_VOTE */
     double setpoint;
@@ -181,6 +183,7 @@ static void add_alarm(struct rtloop *rt, uint32_t point, uint32_t area, uint8_t 
     al->deadband = deadband;
     /* Test alarms drive the relays only where the config asks for it (outputs_mask()). */
     al->outputs = outputs_mask(rt->cfg, ac->priority, area, false);
+    al->outputs_test = outputs_mask(rt->cfg, ac->priority, area, true);
     if (cond < RT_CONDS)
         rt->points[point].alarm_of[cond] = (uint32_t)rt->n_alarms;
     else
@@ -492,7 +495,10 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
         }
         al->a.first_out = true;
     }
-    outputs_step(&rt->out, rt->cfg, al->outputs, from, t->to, t->annunciate);
+    /* outputs.h: one mask for as long as the alarm is counted; a drill's is the test one. */
+    if (!was_active)
+        al->driving = (w->flags & MSG_F_TEST) ? al->outputs_test : al->outputs;
+    outputs_step(&rt->out, rt->cfg, al->driving, from, t->to, t->annunciate);
 }
 
 /*
@@ -757,7 +763,6 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
     c->reason[sizeof(c->reason) - 1] = '\0';
     count(&rt->commands, 1);
     if (c->op == MSG_CMD_SILENCE) {
-        uint32_t silenced = outputs_silence(&rt->out, rt->cfg, c->point);
         struct msg_event ev = {
             .req = c->req,
             .point = c->point,
@@ -765,7 +770,6 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
             .limit = MSG_LIMIT_COUNT,
             .event = c->op,
             .source = c->source,
-            .status = silenced != 0 ? ALARM_STEP_TRANSITION : ALARM_STEP_NO_CHANGE,
             .value = (double)NAN,
             .setpoint = (double)NAN,
             .deadband = (double)NAN,
@@ -782,6 +786,8 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
         } else if (c->point != MSG_POINT_ALL && c->point >= rt->cfg->n_areas) {
             ev.type = MSG_EV_REJECTED;
             ev.status = -ALARM_R_INVALID;
+        } else if (outputs_silence(&rt->out, rt->cfg, c->point) == 0) {
+            ev.status = ALARM_STEP_NO_CHANGE; /* nothing was sounding */
         }
         if (ev.type == MSG_EV_REJECTED)
             count(&rt->rejected, 1);
@@ -1107,6 +1113,24 @@ int rtloop_alarm_get(struct rtloop *rt, size_t i, struct rtloop_alarm *out)
     return -EAGAIN;
 }
 
+/* The longest past a restored time may reach back: a century, far from overflow. */
+#define RT_RESTORE_MAX_AGE_NS (INT64_C(100) * 366 * 86400 * PGTIME_NS_PER_S)
+
+/*
+ * to_ms - from_ms in ns, clamped to 0 .. max_ns, for times read back from the store: a
+ * damaged record or a wall clock set back can neither overflow nor stretch a shelve.
+ */
+static int64_t span_ns(int64_t from_ms, int64_t to_ms, int64_t max_ns)
+{
+    uint64_t d;
+
+    if (to_ms <= from_ms || max_ns <= 0)
+        return 0;
+    d = (uint64_t)to_ms - (uint64_t)from_ms;
+    return d >= (uint64_t)(max_ns / PGTIME_NS_PER_MS) ? max_ns
+                                                      : (int64_t)d * PGTIME_NS_PER_MS;
+}
+
 /* Whether a saved record could have come from alarm_step(); see alarm.h. */
 static bool sane(const struct rtloop_alarm *s, bool cond)
 {
@@ -1125,7 +1149,6 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
     struct rt_alarm *al;
     struct rt_area *ar;
     bool cond = (saved->flags & MSG_F_CONDITION) != 0;
-    int64_t age_ms, left_ms;
     int recovered = 0;
 
     if (i == RT_NONE)
@@ -1142,18 +1165,22 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
         recovered = 1;
     }
     al->a.condition = cond;
-    age_ms = now_utc_ms - saved->since_utc_ms;
-    al->a.since_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+    al->a.since_ns = now - span_ns(saved->since_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
     al->a.condition_ns = al->a.since_ns;
     al->since_utc_ms = saved->since_utc_ms;
     al->active_utc_ms = saved->active_utc_ms;
     al->seq = saved->seq;
     al->shelve_until_utc_ms = 0;
     if (al->a.state == ALARM_SHELVED) {
-        /* The shelve goes on with what was left of it; a past deadline ends it at once. */
-        left_ms = saved->shelve_until_utc_ms - now_utc_ms;
-        al->a.shelve_deadline_ns = now + (left_ms > 0 ? left_ms : 0) * PGTIME_NS_PER_MS;
-        al->shelve_until_utc_ms = saved->shelve_until_utc_ms;
+        /*
+         * The shelve goes on with what was left of it, never more than the alarm's
+         * maximum (none if it is not shelvable now); a past deadline ends it at once.
+         */
+        int64_t left_ns =
+            span_ns(now_utc_ms, saved->shelve_until_utc_ms, al->cfg->max_shelve_ns);
+
+        al->a.shelve_deadline_ns = now + left_ns;
+        al->shelve_until_utc_ms = now_utc_ms + left_ns / PGTIME_NS_PER_MS;
         if (al->a.shelve_deadline_ns < rt->shelve_next_ns)
             rt->shelve_next_ns = al->a.shelve_deadline_ns;
     }
@@ -1172,8 +1199,7 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
         struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD, 0};
         int64_t since = al->since_utc_ms, active = al->active_utc_ms;
 
-        age_ms = now_utc_ms - saved->active_utc_ms;
-        t.at_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+        t.at_ns = now - span_ns(saved->active_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
         /* account() keeps the area's count and the relays; the times stay saved. */
         account(rt, i, &t, &w);
         al->since_utc_ms = since;
@@ -1192,8 +1218,8 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
         }
         ar->fo.has_first = true;
         ar->fo.first_out = i;
-        age_ms = now_utc_ms - saved->active_utc_ms;
-        ar->fo.first_ns = now - (age_ms > 0 ? age_ms : 0) * PGTIME_NS_PER_MS;
+        ar->fo.first_ns =
+            now - span_ns(saved->active_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
         al->a.first_out = true;
     }
     publish(rt, i);

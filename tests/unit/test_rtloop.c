@@ -18,13 +18,13 @@
  * and against a replay of the journal for the active and unacknowledged counts and the
  * relay word.
  *
- * Tests marked KNOWN BUG fail on the current rtloop.c; see the comment at each:
- *   - a refused SILENCE still silences the sirens (test_silence_relays, and every
+ * Some tests guard against bugs these tests once found in rtloop.c:
+ *   - a refused SILENCE silenced the sirens (test_silence_relays, and every
  *     test_random_N through its silence check);
- *   - a test-flagged alarm drives relays not configured for tests
+ *   - a test-flagged alarm drove relays not configured for tests
  *     (test_test_flagged_alarm_drives_no_relay);
- *   - rtloop_restore() does not bound restored times: a shelve can outlast the alarm's
- *     maximum, and damaged times overflow (test_restore_shelve_bounded,
+ *   - rtloop_restore() did not bound restored times: a shelve could outlast the alarm's
+ *     maximum, and damaged times overflowed (test_restore_shelve_bounded,
  *     test_restore_extreme_times).
  */
 #include <setjmp.h>
@@ -1232,11 +1232,9 @@ static void test_silence_relays(void **state)
     assert_int_equal(r.status, -ALARM_R_INVALID);
     assert_int_equal(next_event(f).seq, r.seq);
     /*
-     * KNOWN BUG (rtloop.c run_command()): the SILENCE branch calls outputs_silence()
-     * before it checks the user, the rights and the area, so a refused silence
-     * (journalled as REJECTED) still silences the sirens: the word below reads BEACON
-     * only, and the authorised silence after it answers 1 (nothing to silence) instead of
-     * 0.
+     * A refused silence (journalled as REJECTED) must not silence anything: the siren
+     * still sounds, and the authorised silence after it answers 0 (it silenced one), not
+     * 1 (nothing to silence). run_command() once silenced before checking.
      */
     wait_cycles(f, 2);
     assert_int_equal(rtloop_outputs(f->rt), BEACON | SIREN);
@@ -1293,10 +1291,10 @@ static void test_silence_relays(void **state)
 }
 
 /*
- * KNOWN BUG (rtloop.c add_alarm()): a sample flagged MSG_F_TEST (the device is in test
+ * Regression (add_alarm() once ignored the flag): a sample flagged MSG_F_TEST (the device is in test
  * mode, a proof test) must drive only relays configured with "test": true
  * (docs/outputs.md "What drives a relay"; outputs.h outputs_mask()). add_alarm() computes
- * every alarm's mask with test = false, so a drill sounds the plant's siren and lights
+ * every alarm's mask with test = false, so a drill sounded the plant's siren and lit
  * its beacon. Neither relay of this site has "test": true, so the word must stay 0.
  */
 static void test_test_flagged_alarm_drives_no_relay(void **state)
@@ -1583,8 +1581,8 @@ static void test_restore_corrupt(void **state)
 }
 
 /*
- * KNOWN BUG (rtloop_restore()): a restored timed shelve "resumes with what was left of
- * it", but what is left is taken from the wall clock without any bound. A gateway that
+ * Regression (rtloop_restore()): a restored timed shelve "resumes with what was left of
+ * it", and what is left is taken from the wall clock, so it needs a bound. A gateway that
  * boots with its clock behind (no RTC battery, NTP not yet synchronised) or a damaged
  * record then hides the alarm for as long as the difference says: here 10 days for a
  * level-1 alarm whose longest shelve is one hour (docs/alarms.md: the maximum exists
@@ -1607,14 +1605,14 @@ static void test_restore_shelve_bounded(void **state)
     v = view(f, l1);
     assert_int_equal(v.state, ALARM_SHELVED);
     if (v.shelve_until_utc_ms > now + 3600 * 1000)
-        fail_msg("KNOWN BUG: restored shelve ends %lld s from now, beyond the alarm's "
+        fail_msg("restored shelve ends %lld s from now, beyond the alarm's "
                  "maximum of 3600 s",
                  (long long)((v.shelve_until_utc_ms - now) / 1000));
 }
 
 /*
- * KNOWN BUG (rtloop_restore()): times from a damaged store record overflow int64_t
- * (signed overflow, undefined behaviour; UBSan aborts the process). A restore must
+ * Regression (rtloop_restore()): times from a damaged store record once overflowed
+ * int64_t (signed overflow, undefined behaviour; UBSan aborts the process). A restore must
  * survive any record, so it runs in a child process here and the child must exit cleanly.
  */
 static void restore_extreme(const struct rtloop_alarm *tmpl, int64_t now, int which)
@@ -1664,14 +1662,14 @@ static void test_restore_extreme_times(void **state)
         }
         assert_int_equal(waitpid(pid, &status, 0), pid);
         if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-            print_error("KNOWN BUG: restore with %s: the child %s %d\n", what[which],
+            print_error("restore with %s: the child %s %d\n", what[which],
                         WIFEXITED(status) ? "exited with" : "died of signal",
                         WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
             failed++;
         }
     }
     if (failed)
-        fail_msg("KNOWN BUG: %d of 3 extreme restores did not survive", failed);
+        fail_msg("%d of 3 extreme restores did not survive", failed);
 }
 
 /* ---- 9. randomised -------------------------------------------------------------------
@@ -1797,8 +1795,7 @@ static int teardown_random(void **state)
 
 /*
  * One seed. Runs in a fixture so that a failed check still stops the loop thread
- * (teardown). KNOWN BUG: fails at its silence check until run_command() stops a refused
- * SILENCE from silencing (see test_silence_relays); with that fixed every seed passes.
+ * (teardown).
  */
 static void random_run(struct fx *fp, uint64_t seed)
 {
@@ -1994,8 +1991,8 @@ static void random_run(struct fx *fp, uint64_t seed)
                     "journal%s",
                     (unsigned long long)seed, (unsigned long long)e->seq, e->status,
                     sounding ? "sounding" : "quiet",
-                    refused_silence ? " (KNOWN BUG: a refused silence before it "
-                                      "silenced the siren, see test_silence_relays)"
+                    refused_silence ? " (a refused silence before it silenced the "
+                                      "siren, see test_silence_relays)"
                                     : "");
             silenced = silenced || sounding;
         } else if (e->type == MSG_EV_REJECTED) {
@@ -2177,7 +2174,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_shelve, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_silence_relays, setup_main_started,
                                         teardown_fx),
-        /* KNOWN BUG: fails until add_alarm() honours MSG_F_TEST (see the test). */
         cmocka_unit_test_setup_teardown(test_test_flagged_alarm_drives_no_relay,
                                         setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_timers, setup_timers, teardown_fx),
@@ -2190,8 +2186,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_shelve_resumes, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_corrupt, setup_main, teardown_fx),
-        /* KNOWN BUG: fail until rtloop_restore() bounds restored times (see the tests).
-         */
         cmocka_unit_test_setup_teardown(test_restore_shelve_bounded, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_extreme_times, setup_main,
