@@ -236,7 +236,8 @@ int32_t scenario_milli(const struct scenario *s, uint32_t t_ms, uint16_t range_x
 
             if (top > peak)
                 top = peak;
-            ramp = top - (int64_t)(t_ms - s->start_ms - s->for_ms) * s->rate_milli_s / 1000;
+            ramp =
+                top - (int64_t)(t_ms - s->start_ms - s->for_ms) * s->rate_milli_s / 1000;
             if (ramp < s->base_milli)
                 ramp = s->base_milli;
         }

@@ -1220,7 +1220,8 @@ static int get_bool(struct walk *w, const cJSON *obj, const char *key, bool def,
 /* The ISA-18.2 kind of a limit on a point of this kind, which gives its defaults. */
 static uint8_t alarm_kind_of(uint8_t point_kind, uint8_t limit_kind)
 {
-    bool toxic = point_kind == RULES_POINT_TOXIC_OEL || point_kind == RULES_POINT_TOXIC_IDLH;
+    bool toxic =
+        point_kind == RULES_POINT_TOXIC_OEL || point_kind == RULES_POINT_TOXIC_IDLH;
 
     switch (limit_kind) {
     case RULES_LIMIT_HH:
@@ -1261,7 +1262,8 @@ static int parse_alarm_opts(struct walk *w, const cJSON *obj, struct alarm_confi
     if (rc == 0)
         rc = get_bool(w, obj, "latching", ac->latching, &ac->latching);
     if (rc == 0)
-        rc = get_int(w, obj, "max_shelve_s", 0, ALARM_SHELVE_MAX_S, false, shelve, &shelve);
+        rc = get_int(w, obj, "max_shelve_s", 0, ALARM_SHELVE_MAX_S, false, shelve,
+                     &shelve);
     if (rc == 0)
         rc = get_bool(w, obj, "one_shot_shelve", ac->one_shot_shelve && shelve > 0,
                       &ac->one_shot_shelve);
@@ -1322,7 +1324,8 @@ out:
 /* Whether a point takes part in its area's vote: a gas point with a level limit. */
 static bool vote_member(const struct config_point *pt)
 {
-    return pt->rules.kind == RULES_POINT_COMBUSTIBLE || pt->rules.kind == RULES_POINT_TOXIC_OEL ||
+    return pt->rules.kind == RULES_POINT_COMBUSTIBLE ||
+           pt->rules.kind == RULES_POINT_TOXIC_OEL ||
            pt->rules.kind == RULES_POINT_TOXIC_IDLH;
 }
 
@@ -1347,8 +1350,8 @@ static int check_votes(struct parse *p)
         (void)path_index(w, a);
         (void)path_key(w, "vote");
         (void)path_key(w, "k");
-        rc = fail(w, "%u out of %zu: the area has %zu gas point%s to vote", cfg->areas[a].vote.k,
-                  n, n, n == 1 ? "" : "s");
+        rc = fail(w, "%u out of %zu: the area has %zu gas point%s to vote",
+                  cfg->areas[a].vote.k, n, n, n == 1 ? "" : "s");
         path_pop(w, mark);
     }
     return rc;
@@ -2602,8 +2605,8 @@ static int parse_limit(struct walk *w, const cJSON *v, struct rules_limit_cfg *l
                        struct alarm_config *ac)
 {
     static const char *const keys[] = {
-        "setpoint", "deadband",     "on_delay_ms",     "off_delay_ms", "realarm_ms",
-        "priority", "latching",     "max_shelve_s",    "one_shot_shelve", NULL};
+        "setpoint", "deadband", "on_delay_ms",  "off_delay_ms",    "realarm_ms",
+        "priority", "latching", "max_shelve_s", "one_shot_shelve", NULL};
     int rc = expect_object(w, v);
 
     if (rc == 0)
@@ -2732,9 +2735,9 @@ out:
 static int parse_roc(struct walk *w, const cJSON *pt, struct rules_roc_cfg *roc,
                      struct alarm_config *ac)
 {
-    static const char *const keys[] = {"rise_per_min",    "fall_per_min", "window_ms",
-                                       "priority",        "latching",     "max_shelve_s",
-                                       "one_shot_shelve", NULL};
+    static const char *const keys[] = {
+        "rise_per_min", "fall_per_min", "window_ms",       "priority",
+        "latching",     "max_shelve_s", "one_shot_shelve", NULL};
     const cJSON *v;
     double rise = 0, fall = 0;
     long window = 0;
@@ -2968,7 +2971,8 @@ static int check_latching(struct walk *w, struct config_point *cp,
     for (unsigned i = 0; i < rcfg->n_limits && rc == 0; i++) {
         const struct alarm_config *ac = &cp->alarm[i];
 
-        if (rcfg->limits[i].kind != RULES_LIMIT_GAS_L2 || (ac->latching && ac->max_shelve_ns == 0))
+        if (rcfg->limits[i].kind != RULES_LIMIT_GAS_L2 ||
+            (ac->latching && ac->max_shelve_ns == 0))
             continue;
         (void)path_key(w, origins[i].outer);
         if (origins[i].inner)
@@ -2981,9 +2985,10 @@ static int check_latching(struct walk *w, struct config_point *cp,
     if (rc == 0 && (!cp->alarm[RULES_COND_FAULT].latching ||
                     cp->alarm[RULES_COND_FAULT].max_shelve_ns != 0)) {
         (void)path_key(w, "fault_alarm");
-        rc = fail_at(w, cp->alarm[RULES_COND_FAULT].latching ? "max_shelve_s" : "latching",
-                     "the fault alarm of a gas detector must latch and cannot be shelved; "
-                     "a signed-off \"override_reason\" on the point may waive this");
+        rc =
+            fail_at(w, cp->alarm[RULES_COND_FAULT].latching ? "max_shelve_s" : "latching",
+                    "the fault alarm of a gas detector must latch and cannot be shelved; "
+                    "a signed-off \"override_reason\" on the point may waive this");
         path_pop(w, mark);
     }
     return rc;
@@ -3002,7 +3007,8 @@ static int parse_rules(struct walk *w, const cJSON *pt, struct config_point *cp)
     rcfg->fault_delay_ns = (int64_t)cp->fault_delay_ms * 1000000;
     /* Limits set by "gas" alone (oxygen) keep the defaults of their kind. */
     for (unsigned i = 0; i < rcfg->n_limits; i++)
-        cp->alarm[i] = alarm_config_default(alarm_kind_of(rcfg->kind, rcfg->limits[i].kind));
+        cp->alarm[i] =
+            alarm_config_default(alarm_kind_of(rcfg->kind, rcfg->limits[i].kind));
     cp->alarm[RULES_COND_ROC_RISE] = alarm_config_default(ALARM_KIND_RATE_OF_CHANGE);
     cp->alarm[RULES_COND_FAULT] = alarm_config_default(ALARM_KIND_INSTRUMENT_FAULT);
     if (rc == 0)
@@ -3850,7 +3856,7 @@ static int parse_table(struct parse *p, const cJSON *root, const char *key, size
  * Officer ids are journalled with every command and travel in events, so they use the id
  * alphabet plus '@' (for ids that are e-mail addresses) and fit MSG_USER_LEN.
  */
-static bool valid_officer(const char *s)
+bool config_officer_id_valid(const char *s)
 {
     size_t n = 0;
 
@@ -3881,7 +3887,7 @@ static int parse_officer(struct parse *p, const cJSON *v, size_t i)
         rc = member(w, v, "id", true, &f, &mark);
     if (rc == 0 && !cJSON_IsString(f))
         rc = fail(w, "expected string, got %s", show(f).text);
-    if (rc == 0 && !valid_officer(f->valuestring))
+    if (rc == 0 && !config_officer_id_valid(f->valuestring))
         rc = fail(w,
                   "invalid officer id %s: use 1..%d characters from A-Z a-z 0-9 _ . @ -",
                   show(f).text, MSG_USER_LEN - 1);
@@ -3978,10 +3984,9 @@ out:
 
 static int parse_root(struct parse *p, const cJSON *root)
 {
-    static const char *const keys[] = {"gateway",      "rt",    "store", "mqtt",
-                                       "profiles_dir", "areas", "buses", "devices",
-                                       "outputs",      "control",
-                                       NULL};
+    static const char *const keys[] = {"gateway",      "rt",      "store", "mqtt",
+                                       "profiles_dir", "areas",   "buses", "devices",
+                                       "outputs",      "control", NULL};
     struct walk *w = p->w;
     struct config *cfg = p->cfg;
     const cJSON *arr;

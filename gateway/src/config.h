@@ -279,15 +279,15 @@ enum config_output_backend {
 
 /* One relay output of the board, and the alarms that drive it. */
 struct config_output {
-    char id[CONFIG_ID_LEN];      /* the board's output id, e.g. "beacon-1" */
-    uint8_t role;                /* enum config_output_role */
-    uint8_t priorities;          /* bit p (1..4) set: alarms of priority p drive it */
-    bool all_areas;              /* every area drives it; else areas[] below */
-    bool test;                   /* test-flagged alarms drive it too (default false) */
+    char id[CONFIG_ID_LEN]; /* the board's output id, e.g. "beacon-1" */
+    uint8_t role;           /* enum config_output_role */
+    uint8_t priorities;     /* bit p (1..4) set: alarms of priority p drive it */
+    bool all_areas;         /* every area drives it; else areas[] below */
+    bool test;              /* test-flagged alarms drive it too (default false) */
     uint64_t areas[CONFIG_MAX_AREAS / 64]; /* bit a set: area index a drives it */
-    char chip[CONFIG_PATH_LEN];  /* from the board: GPIO chip name or path */
-    uint32_t line;               /* from the board: line offset on the chip */
-    bool active_low;             /* from the board */
+    char chip[CONFIG_PATH_LEN];            /* from the board: GPIO chip name or path */
+    uint32_t line;                         /* from the board: line offset on the chip */
+    bool active_low;                       /* from the board */
 };
 
 struct config {
@@ -367,6 +367,12 @@ int config_parse(const char *name, const char *text, size_t len, struct config *
 
 /* Release a config. config_free(NULL) does nothing. */
 void config_free(struct config *cfg);
+
+/*
+ * Whether s is a well-formed officer id: [A-Za-z0-9_.@-], 1 .. MSG_USER_LEN - 1 bytes.
+ * Officer ids are journalled with every command and travel in events.
+ */
+bool config_officer_id_valid(const char *s);
 
 /* Index of the point with this id, or -ENOENT. */
 long config_point_index(const struct config *cfg, const char *id);

@@ -21,6 +21,7 @@
 
 #include "alarm.h"
 #include "log.h"
+#include "payload.h"
 #include "pgtime.h"
 
 #ifndef PG_VERSION
@@ -194,18 +195,6 @@ static struct echo echo(const char *s)
     return e;
 }
 
-static bool officer_chars(const char *s)
-{
-    size_t n = 0;
-
-    for (const char *c = s; *c; c++, n++) {
-        if (!(*c >= 'a' && *c <= 'z') && !(*c >= 'A' && *c <= 'Z') &&
-            !(*c >= '0' && *c <= '9') && *c != '_' && *c != '.' && *c != '@' && *c != '-')
-            return false;
-    }
-    return n >= 1 && n < MSG_USER_LEN;
-}
-
 static bool allowed_key(const char *key, unsigned flags)
 {
     static const struct {
@@ -298,7 +287,7 @@ static int decode_officer(const struct config *cfg, const cJSON *root,
     if (!cJSON_IsString(v))
         return refuse(CONTROL_E_BAD_REQUEST, detail, dlen,
                       "\"officer\" must be a string");
-    if (officer_chars(v->valuestring)) {
+    if (config_officer_id_valid(v->valuestring)) {
         for (size_t i = 0; i < cfg->control.n_officers; i++) {
             const struct config_officer *o = &cfg->control.officers[i];
 
@@ -569,19 +558,6 @@ struct control {
 
 /* ---- replies ---------------------------------------------------------------------- */
 
-/* ISO 8601 UTC with milliseconds, as in the MQTT payloads. */
-static void iso8601(int64_t utc_ms, char *buf, size_t len)
-{
-    int64_t ms = utc_ms % 1000 < 0 ? utc_ms % 1000 + 1000 : utc_ms % 1000;
-    time_t sec = (time_t)((utc_ms - ms) / 1000);
-    struct tm tm;
-    size_t n;
-
-    (void)gmtime_r(&sec, &tm);
-    n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    (void)snprintf(buf + n, len - n, ".%03dZ", (int)ms);
-}
-
 /*
  * cJSON reports each failed allocation through a NULL return; ok collects them, so that
  * a reply is either complete or replaced by a fixed out-of-memory line.
@@ -618,7 +594,7 @@ static void add_time(cJSON *o, const char *k, int64_t utc_ms, bool *ok)
         add_null(o, k, ok);
         return;
     }
-    iso8601(utc_ms, ts, sizeof(ts));
+    payload_iso8601(utc_ms, ts, sizeof(ts));
     add_str(o, k, ts, ok);
 }
 

@@ -171,9 +171,10 @@ static int restore_one(void *arg, const struct store_alarm *a)
                  a->target, a->limit, alarm_state_name((unsigned)a->state),
                  (unsigned long long)a->seq);
     else if (rc == 1)
-        log_warn("saved alarm %s/%s was inconsistent (%s): restored as unacknowledged and "
-                 "active",
-                 a->target, a->limit, alarm_state_name((unsigned)a->state));
+        log_warn(
+            "saved alarm %s/%s was inconsistent (%s): restored as unacknowledged and "
+            "active",
+            a->target, a->limit, alarm_state_name((unsigned)a->state));
     else if (a->state != ALARM_NORMAL)
         log_info("restored alarm %s/%s: %s", a->target, a->limit,
                  alarm_state_name((unsigned)a->state));
@@ -198,7 +199,8 @@ static int audit_overrides(struct daemon *d)
 
         if (pt->override_reason[0] != '\0')
             rc = store_add_audit(d->store, now, cfg->path, "standards_override", pt->id,
-                                 rules_check_name(pt->override_check), pt->override_reason);
+                                 rules_check_name(pt->override_check),
+                                 pt->override_reason);
     }
     if (rc == 0)
         rc = store_commit(d->store);
@@ -255,8 +257,8 @@ static int daemon_start(struct daemon *d)
     /* One result slot per command slot: the loop answers every command it takes. */
     d->commands = ring_new(sizeof(struct msg_command), 64);
     d->results = ring_new(sizeof(struct msg_cmd_result), 64);
-    if (d->events == NULL || d->readings == NULL || d->outbox == NULL || d->acks == NULL ||
-        d->commands == NULL || d->results == NULL)
+    if (d->events == NULL || d->readings == NULL || d->outbox == NULL ||
+        d->acks == NULL || d->commands == NULL || d->results == NULL)
         return -ENOMEM;
     d->results_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     d->outputs_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);

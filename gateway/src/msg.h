@@ -163,14 +163,14 @@ enum msg_source {
  * checks them against the command through the alarm state machine.
  */
 struct msg_command {
-    uint64_t req;     /* the source's own id, echoed in the result */
-    uint32_t point;   /* point index; area index for MSG_LIMIT_VOTE and for SILENCE
-                         (or MSG_POINT_ALL) */
-    uint8_t op;       /* enum msg_cmd_op */
-    uint8_t limit;    /* enum msg_limit: which alarm of the point; unused by SILENCE */
-    uint8_t rights;   /* ALARM_RIGHT_* granted to user */
-    uint8_t source;   /* enum msg_source */
-    bool one_shot;    /* SHELVE: one-shot instead of timed */
+    uint64_t req;      /* the source's own id, echoed in the result */
+    uint32_t point;    /* point index; area index for MSG_LIMIT_VOTE and for SILENCE
+                          (or MSG_POINT_ALL) */
+    uint8_t op;        /* enum msg_cmd_op */
+    uint8_t limit;     /* enum msg_limit: which alarm of the point; unused by SILENCE */
+    uint8_t rights;    /* ALARM_RIGHT_* granted to user */
+    uint8_t source;    /* enum msg_source */
+    bool one_shot;     /* SHELVE: one-shot instead of timed */
     int64_t shelve_ms; /* SHELVE, timed: how long */
     int64_t utc_ms;    /* when the source received it */
     char user[MSG_USER_LEN];     /* NUL-terminated, non-empty */
@@ -208,28 +208,28 @@ enum msg_event_type {
  * restarts.
  */
 struct msg_event {
-    uint64_t seq;    /* per-gateway, strictly increasing, survives restarts */
-    uint64_t req;    /* the command's req for operator actions, else 0 */
-    uint32_t point;  /* index into config.points; area index for VOTE; MSG_POINT_ALL */
-    uint32_t alarm;  /* ALARM: the loop's dense alarm index (rtloop_alarm_get()) */
-    uint8_t type;    /* enum msg_event_type */
-    uint8_t limit;   /* enum msg_limit */
-    uint8_t event;   /* enum alarm_event for ALARM; enum msg_cmd_op for REJECTED, SILENCE */
-    uint8_t from;    /* enum alarm_state before the step */
-    uint8_t to;      /* enum alarm_state after the step */
+    uint64_t seq;   /* per-gateway, strictly increasing, survives restarts */
+    uint64_t req;   /* the command's req for operator actions, else 0 */
+    uint32_t point; /* index into config.points; area index for VOTE; MSG_POINT_ALL */
+    uint32_t alarm; /* ALARM: the loop's dense alarm index (rtloop_alarm_get()) */
+    uint8_t type;   /* enum msg_event_type */
+    uint8_t limit;  /* enum msg_limit */
+    uint8_t event; /* enum alarm_event for ALARM; enum msg_cmd_op for REJECTED, SILENCE */
+    uint8_t from;  /* enum alarm_state before the step */
+    uint8_t to;    /* enum alarm_state after the step */
     uint8_t priority; /* enum alarm_priority of the alarm */
-    uint8_t flags;   /* MSG_F_* */
-    uint8_t quality; /* the deciding sample's quality (the bad one, for a fault) */
-    uint8_t shelve;  /* enum alarm_shelve after the step */
-    uint8_t source;  /* enum msg_source of an operator action */
-    int16_t status;  /* REJECTED: the negated enum alarm_reason */
-    double value;    /* the point's latest good value (NaN when none) */
-    double setpoint; /* NaN when the alarm has none (fault, maintenance) */
+    uint8_t flags;    /* MSG_F_* */
+    uint8_t quality;  /* the deciding sample's quality (the bad one, for a fault) */
+    uint8_t shelve;   /* enum alarm_shelve after the step */
+    uint8_t source;   /* enum msg_source of an operator action */
+    int16_t status;   /* REJECTED: the negated enum alarm_reason */
+    double value;     /* the point's latest good value (NaN when none) */
+    double setpoint;  /* NaN when the alarm has none (fault, maintenance) */
     double deadband;
-    int64_t mono_ns;          /* CLOCK_MONOTONIC of the deciding sample or command */
-    int64_t utc_ms;           /* wall clock of the same */
-    int64_t since_utc_ms;     /* when the alarm entered its state `to` */
-    int64_t active_utc_ms;    /* when the alarm last went on the active list; 0 never */
+    int64_t mono_ns;       /* CLOCK_MONOTONIC of the deciding sample or command */
+    int64_t utc_ms;        /* wall clock of the same */
+    int64_t since_utc_ms;  /* when the alarm entered its state `to` */
+    int64_t active_utc_ms; /* when the alarm last went on the active list; 0 never */
     int64_t shelve_until_utc_ms; /* shelved: when the shelve ends at the latest; else 0 */
     char user[MSG_USER_LEN];     /* operator actions; "" for process events */
     char reason[MSG_REASON_LEN];

@@ -23,11 +23,10 @@ int payload_event_topic(const struct config *cfg, const struct msg_event *ev, ch
     switch (ev->type) {
     case MSG_EV_ALARM:
         if (ev->limit == MSG_LIMIT_VOTE)
-            return ev->point < cfg->n_areas
-                       ? fit(snprintf(buf, len, "%s/alarm/area/%s", pre,
-                                      cfg->areas[ev->point].id),
-                             len)
-                       : -EINVAL;
+            return ev->point < cfg->n_areas ? fit(snprintf(buf, len, "%s/alarm/area/%s",
+                                                           pre, cfg->areas[ev->point].id),
+                                                  len)
+                                            : -EINVAL;
         /* fall through */
     case MSG_EV_MAINT:
         if (ev->point >= cfg->n_points)
@@ -49,7 +48,7 @@ int payload_status_topic(const struct config *cfg, char *buf, size_t len)
 }
 
 /* ISO 8601 UTC with milliseconds: people read these in the control room. */
-static void iso8601(int64_t utc_ms, char *buf, size_t len)
+void payload_iso8601(int64_t utc_ms, char *buf, size_t len)
 {
     /* Floor division: a clock set before 1970 must still print a valid time. */
     int64_t ms = utc_ms % 1000 < 0 ? utc_ms % 1000 + 1000 : utc_ms % 1000;
@@ -87,7 +86,8 @@ static bool add_num_or_null(cJSON *o, const char *k, double v)
 static bool add_subject(cJSON *o, const struct config *cfg, const struct msg_event *ev)
 {
     if (ev->type == MSG_EV_SILENCE)
-        return add_str(o, "area", ev->point < cfg->n_areas ? cfg->areas[ev->point].id : "*");
+        return add_str(o, "area",
+                       ev->point < cfg->n_areas ? cfg->areas[ev->point].id : "*");
     if (ev->limit == MSG_LIMIT_VOTE)
         return cJSON_AddNullToObject(o, "point") != NULL &&
                cJSON_AddNullToObject(o, "device") != NULL &&
@@ -95,32 +95,34 @@ static bool add_subject(cJSON *o, const struct config *cfg, const struct msg_eve
 
     const struct config_point *pt = &cfg->points[ev->point];
 
-    return add_str(o, "point", pt->id) && add_str(o, "device", cfg->devices[pt->device].id) &&
+    return add_str(o, "point", pt->id) &&
+           add_str(o, "device", cfg->devices[pt->device].id) &&
            add_str(o, "area", cfg->areas[pt->area].id) && add_str(o, "unit", pt->unit);
 }
 
 static bool add_alarm_fields(cJSON *o, const struct msg_event *ev)
 {
     char ts[40];
-    bool ok = add_str(o, "limit", msg_limit_name(ev->limit)) &&
-              add_str(o, "event", alarm_event_name(ev->event)) &&
-              (ev->from < ALARM_STATE_COUNT ? add_str(o, "from", alarm_state_name(ev->from))
-                                            : cJSON_AddNullToObject(o, "from") != NULL) &&
-              add_str(o, "to", alarm_state_name(ev->to)) &&
-              add_bool(o, "active", alarm_state_active(ev->to)) &&
-              add_bool(o, "condition", (ev->flags & MSG_F_CONDITION) != 0) &&
-              add_num(o, "priority", ev->priority) &&
-              add_bool(o, "first_out", (ev->flags & MSG_F_FIRST_OUT) != 0) &&
-              add_bool(o, "annunciate", (ev->flags & MSG_F_ANNUNCIATE) != 0) &&
-              add_bool(o, "latching", (ev->flags & MSG_F_LATCHING) != 0) &&
-              add_str(o, "quality", msg_quality_name(ev->quality)) &&
-              add_num_or_null(o, "value", ev->value) &&
-              add_num_or_null(o, "setpoint", ev->setpoint) &&
-              add_num_or_null(o, "deadband", ev->deadband) &&
-              add_num(o, "since_ms", (double)ev->since_utc_ms);
+    bool ok =
+        add_str(o, "limit", msg_limit_name(ev->limit)) &&
+        add_str(o, "event", alarm_event_name(ev->event)) &&
+        (ev->from < ALARM_STATE_COUNT ? add_str(o, "from", alarm_state_name(ev->from))
+                                      : cJSON_AddNullToObject(o, "from") != NULL) &&
+        add_str(o, "to", alarm_state_name(ev->to)) &&
+        add_bool(o, "active", alarm_state_active(ev->to)) &&
+        add_bool(o, "condition", (ev->flags & MSG_F_CONDITION) != 0) &&
+        add_num(o, "priority", ev->priority) &&
+        add_bool(o, "first_out", (ev->flags & MSG_F_FIRST_OUT) != 0) &&
+        add_bool(o, "annunciate", (ev->flags & MSG_F_ANNUNCIATE) != 0) &&
+        add_bool(o, "latching", (ev->flags & MSG_F_LATCHING) != 0) &&
+        add_str(o, "quality", msg_quality_name(ev->quality)) &&
+        add_num_or_null(o, "value", ev->value) &&
+        add_num_or_null(o, "setpoint", ev->setpoint) &&
+        add_num_or_null(o, "deadband", ev->deadband) &&
+        add_num(o, "since_ms", (double)ev->since_utc_ms);
 
     if (ok && ev->to == ALARM_SHELVED) {
-        iso8601(ev->shelve_until_utc_ms, ts, sizeof(ts));
+        payload_iso8601(ev->shelve_until_utc_ms, ts, sizeof(ts));
         ok = add_str(o, "shelved_until", ts);
     }
     if (ok && (ev->flags & MSG_F_RECOVERED))
@@ -146,21 +148,22 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
     o = cJSON_CreateObject();
     if (o == NULL)
         return -ENOMEM;
-    iso8601(ev->utc_ms, ts, sizeof(ts));
+    payload_iso8601(ev->utc_ms, ts, sizeof(ts));
     /*
      * cJSON prints numbers with 15 significant digits, so integers are exact below
      * 10^15: far beyond any sequence number or millisecond timestamp of our lifetime.
      */
     ok = add_num(o, "schema", PAYLOAD_SCHEMA) && add_str(o, "type", types[ev->type]) &&
-         add_str(o, "gateway", cfg->gateway.id) && add_str(o, "site", cfg->gateway.site) &&
-         add_num(o, "seq", (double)ev->seq) && add_subject(o, cfg, ev);
+         add_str(o, "gateway", cfg->gateway.id) &&
+         add_str(o, "site", cfg->gateway.site) && add_num(o, "seq", (double)ev->seq) &&
+         add_subject(o, cfg, ev);
     if (ok && ev->type == MSG_EV_ALARM)
         ok = add_alarm_fields(o, ev);
     if (ok && ev->type == MSG_EV_MAINT)
         ok = add_bool(o, "maintenance", (ev->flags & MSG_F_CONDITION) != 0) &&
              add_str(o, "quality", msg_quality_name(ev->quality));
-    ok = ok && add_bool(o, "test", (ev->flags & MSG_F_TEST) != 0) && add_str(o, "ts", ts) &&
-         add_num(o, "ts_ms", (double)ev->utc_ms);
+    ok = ok && add_bool(o, "test", (ev->flags & MSG_F_TEST) != 0) &&
+         add_str(o, "ts", ts) && add_num(o, "ts_ms", (double)ev->utc_ms);
     if (ok && ev->user[0] != '\0')
         ok = add_str(o, "user", ev->user) && add_str(o, "reason", ev->reason);
     if (!ok)

@@ -28,6 +28,13 @@
 int payload_event_topic(const struct config *cfg, const struct msg_event *ev, char *buf,
                         size_t len);
 
+/*
+ * Write utc_ms as ISO 8601 UTC with milliseconds ("2026-11-28T10:38:22.460Z") into buf,
+ * which needs 25 bytes for any year of four digits. People read these in the control
+ * room; a clock before 1970 still gives a well-formed time.
+ */
+void payload_iso8601(int64_t utc_ms, char *buf, size_t len);
+
 /* Write the status topic "<prefix>/status". Returns its length or -ENOSPC. */
 int payload_status_topic(const struct config *cfg, char *buf, size_t len);
 
@@ -53,7 +60,7 @@ struct payload_metrics {
     struct kpi_figures kpi; /* the alarm KPIs, when has_kpi */
     struct uplink_stats up;
     size_t n_buses;
-    const struct poller_stats *bus;        /* [n_buses] */
+    const struct poller_stats *bus; /* [n_buses] */
     size_t n_devices;
     const struct poller_device_stats *dev; /* [n_devices], any bus order */
 };

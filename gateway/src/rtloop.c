@@ -25,7 +25,7 @@
  */
 #define RTLOOP_EVENTS_PER_SAMPLE (2 * RULES_MAX_EVENTS + 2)
 /* Bound one cycle's work so a flood of samples cannot stretch a cycle without limit. */
-#define RTLOOP_MAX_SAMPLES_PER_CYCLE 32768
+#define RTLOOP_MAX_SAMPLES_PER_CYCLE  32768
 #define RTLOOP_MAX_COMMANDS_PER_CYCLE 64
 
 #define RT_NONE  UINT32_MAX
@@ -45,8 +45,8 @@ struct rt_alarm {
     uint32_t outputs;      /* the relays it drives (outputs_mask()) */
     uint32_t outputs_test; /* ... when it is flagged test */
     uint32_t driving;      /* the mask it is counted under while active */
-    uint8_t limit;    /* enum msg_limit */
-    uint8_t cond;     /* RULES_COND_* index, or RT_VOTE */
+    uint8_t limit;         /* enum msg_limit */
+    uint8_t cond;          /* RULES_COND_* index, or RT_VOTE */
     double setpoint;
     double deadband;
     uint64_t seq;
@@ -150,7 +150,8 @@ static bool unack_state(unsigned s)
 static bool vote_member(const struct config_point *pt)
 {
     return pt->rules.kind == RULES_POINT_COMBUSTIBLE ||
-           pt->rules.kind == RULES_POINT_TOXIC_OEL || pt->rules.kind == RULES_POINT_TOXIC_IDLH;
+           pt->rules.kind == RULES_POINT_TOXIC_OEL ||
+           pt->rules.kind == RULES_POINT_TOXIC_IDLH;
 }
 
 static size_t count_alarms(const struct config *cfg)
@@ -237,7 +238,8 @@ static int build_tables(struct rtloop *rt)
             p->alarm_of[c] = RT_NONE;
         for (unsigned k = 0; k < p->cfg.n_limits && k < RULES_MAX_LIMITS; k++)
             add_alarm(rt, pi, ai, (uint8_t)k, (uint8_t)limit_code(p->cfg.limits[k].kind),
-                      &pt->alarm[k], p->cfg.limits[k].setpoint, p->cfg.limits[k].deadband);
+                      &pt->alarm[k], p->cfg.limits[k].setpoint,
+                      p->cfg.limits[k].deadband);
         /* A rate condition reports its configured rate as the set-point, no deadband. */
         if (p->cfg.roc.rising)
             add_alarm(rt, pi, ai, RULES_COND_ROC_RISE, MSG_LIMIT_ROC_RISE,
@@ -245,13 +247,14 @@ static int build_tables(struct rtloop *rt)
         if (p->cfg.roc.falling)
             add_alarm(rt, pi, ai, RULES_COND_ROC_FALL, MSG_LIMIT_ROC_FALL,
                       &pt->alarm[RULES_COND_ROC_FALL], p->cfg.roc.limit, 0.0);
-        add_alarm(rt, pi, ai, RULES_COND_FAULT, MSG_LIMIT_FAULT, &pt->alarm[RULES_COND_FAULT],
-                  (double)NAN, (double)NAN);
+        add_alarm(rt, pi, ai, RULES_COND_FAULT, MSG_LIMIT_FAULT,
+                  &pt->alarm[RULES_COND_FAULT], (double)NAN, (double)NAN);
     }
     for (size_t a = 0; a < cfg->n_areas; a++) {
         if (cfg->areas[a].voting)
             add_alarm(rt, (uint32_t)a, (uint32_t)a, RT_VOTE, MSG_LIMIT_VOTE,
-                      &cfg->areas[a].vote_alarm, (double)cfg->areas[a].vote.k, (double)NAN);
+                      &cfg->areas[a].vote_alarm, (double)cfg->areas[a].vote.k,
+                      (double)NAN);
     }
     for (uint32_t i = 0; i < rt->n_alarms; i++)
         publish(rt, i);
@@ -425,11 +428,12 @@ static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transiti
         .from = t->recovered ? ALARM_STATE_COUNT : t->from,
         .to = t->to,
         .priority = al->cfg->priority,
-        .flags = (uint8_t)((w->flags & MSG_F_TEST) | (t->condition ? MSG_F_CONDITION : 0) |
-                           (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
-                           (t->annunciate ? MSG_F_ANNUNCIATE : 0) |
-                           (t->recovered ? MSG_F_RECOVERED : 0) |
-                           (al->cfg->latching ? MSG_F_LATCHING : 0)),
+        .flags =
+            (uint8_t)((w->flags & MSG_F_TEST) | (t->condition ? MSG_F_CONDITION : 0) |
+                      (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
+                      (t->annunciate ? MSG_F_ANNUNCIATE : 0) |
+                      (t->recovered ? MSG_F_RECOVERED : 0) |
+                      (al->cfg->latching ? MSG_F_LATCHING : 0)),
         .quality = w->quality,
         .shelve = al->a.shelve,
         .source = c != NULL ? c->source : 0,
@@ -495,7 +499,8 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
         }
         al->a.first_out = true;
     }
-    /* outputs.h: one mask for as long as the alarm is counted; a drill's is the test one. */
+    /* outputs.h: one mask for as long as the alarm is counted; a drill's is the test one.
+     */
     if (!was_active)
         al->driving = (w->flags & MSG_F_TEST) ? al->outputs_test : al->outputs;
     outputs_step(&rt->out, rt->cfg, al->driving, from, t->to, t->annunciate);
@@ -505,8 +510,8 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
  * Apply one event to alarm i, journal it and account for it. c is the operator command
  * behind it, or NULL for a process event. Returns alarm_step()'s result.
  */
-static int step(struct rtloop *rt, uint32_t i, enum alarm_event ev, const struct msg_command *c,
-                const struct rt_when *w)
+static int step(struct rtloop *rt, uint32_t i, enum alarm_event ev,
+                const struct msg_command *c, const struct rt_when *w)
 {
     struct rt_alarm *al = &rt->alarms[i];
     struct alarm_cmd cmd, *cmdp = NULL;
@@ -548,7 +553,8 @@ static void cond_steps(struct rtloop *rt, uint32_t point, unsigned cond, unsigne
                        bool active_now, const struct rt_when *w)
 {
     uint32_t i = rt->points[point].alarm_of[cond];
-    unsigned toggles = ((bits & RULES_EV_ACTIVATED) ? 1 : 0) + ((bits & RULES_EV_CLEARED) ? 1 : 0);
+    unsigned toggles =
+        ((bits & RULES_EV_ACTIVATED) ? 1 : 0) + ((bits & RULES_EV_CLEARED) ? 1 : 0);
     bool was_active = active_now != (toggles == 1);
 
     if (bits == 0 || i == RT_NONE)
@@ -571,7 +577,8 @@ static void cond_steps(struct rtloop *rt, uint32_t point, unsigned cond, unsigne
 }
 
 /* Turn one rules step's event bits into alarm steps and events. */
-static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out, const struct rt_when *w)
+static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out,
+                        const struct rt_when *w)
 {
     const struct rt_point *p = &rt->points[point];
     unsigned maint;
@@ -584,8 +591,8 @@ static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out, const s
                p->st.roc.rise_active, w);
     cond_steps(rt, point, RULES_COND_ROC_FALL, rules_events(out, RULES_COND_ROC_FALL),
                p->st.roc.fall_active, w);
-    cond_steps(rt, point, RULES_COND_FAULT, rules_events(out, RULES_COND_FAULT), p->st.fault,
-               w);
+    cond_steps(rt, point, RULES_COND_FAULT, rules_events(out, RULES_COND_FAULT),
+               p->st.fault, w);
     maint = rules_events(out, RULES_COND_MAINT);
     if (maint != 0) {
         struct msg_event ev = {
@@ -1142,7 +1149,8 @@ static bool sane(const struct rtloop_alarm *s, bool cond)
     return !((s->state == ALARM_NORMAL || s->state == ALARM_RTN_UNACK) && cond);
 }
 
-int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t now_utc_ms)
+int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
+                   int64_t now_utc_ms)
 {
     uint32_t i = find_alarm(rt, saved->point, saved->limit);
     int64_t now = pgtime_mono_ns();
@@ -1165,7 +1173,8 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
         recovered = 1;
     }
     al->a.condition = cond;
-    al->a.since_ns = now - span_ns(saved->since_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
+    al->a.since_ns =
+        now - span_ns(saved->since_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
     al->a.condition_ns = al->a.since_ns;
     al->since_utc_ms = saved->since_utc_ms;
     al->active_utc_ms = saved->active_utc_ms;
@@ -1185,8 +1194,8 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
             rt->shelve_next_ns = al->a.shelve_deadline_ns;
     }
     if (cond && al->cond < RT_CONDS)
-        rules_point_assume(&rt->points[al->point].cfg, &rt->points[al->point].st, al->cond,
-                           now);
+        rules_point_assume(&rt->points[al->point].cfg, &rt->points[al->point].st,
+                           al->cond, now);
     ar->dirty = true;
     if (alarm_state_active(al->a.state)) {
         struct alarm_transition t = {
@@ -1212,7 +1221,8 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t 
      */
     al->a.first_out = false;
     if (saved->flags & MSG_F_FIRST_OUT) {
-        if (ar->fo.has_first && ar->fo.first_out != i && ar->fo.first_out < rt->n_alarms) {
+        if (ar->fo.has_first && ar->fo.first_out != i &&
+            ar->fo.first_out < rt->n_alarms) {
             rt->alarms[ar->fo.first_out].a.first_out = false;
             publish(rt, ar->fo.first_out);
         }

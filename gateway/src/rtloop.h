@@ -122,7 +122,8 @@ int rtloop_alarm_get(struct rtloop *rt, size_t i, struct rtloop_alarm *out);
  * rebuilt. An alarm is never restored to a quieter state than its record says. Returns 0,
  * or -ENOENT when this config has no such alarm (a point or limit was removed).
  */
-int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved, int64_t now_utc_ms);
+int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
+                   int64_t now_utc_ms);
 
 /*
  * Start the thread, with SCHED_FIFO at cfg->rt.priority and pinned to cfg->rt.cpu where

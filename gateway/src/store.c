@@ -216,7 +216,8 @@ static const char *const store_schema_v4 =
     " quality INTEGER NOT NULL DEFAULT 0, user TEXT, reason TEXT, source TEXT,"
     " status TEXT);"
     "INSERT INTO events_v4(seq, point, target, type, event, limit_name, condition, value,"
-    " setpoint, deadband, t_ms, mono_ns, test, quality) SELECT e.seq, e.point, coalesce(p.name, '*'),"
+    " setpoint, deadband, t_ms, mono_ns, test, quality) SELECT e.seq, e.point, "
+    "coalesce(p.name, '*'),"
     " 'alarm', CASE e.kind WHEN 'activated' THEN 'alm' ELSE 'rtn' END, e.limit_name,"
     " e.kind = 'activated', e.value, e.setpoint, e.deadband, e.t_ms, e.mono_ns, e.test,"
     " e.quality FROM events e LEFT JOIN points p ON p.id = e.point;"
@@ -534,11 +535,12 @@ static int add_action(struct store *st, const struct msg_event *ev, const char *
         result = alarm_reason_name((unsigned)-ev->status);
     else
         result = ev->type == MSG_EV_SILENCE ? (ev->status == 0 ? "accepted" : "no_change")
-                 : ev->from == ev->to      ? "no_change"
-                                           : "accepted";
+                 : ev->from == ev->to       ? "no_change"
+                                            : "accepted";
     (void)sqlite3_bind_int64(q, 1, ev->utc_ms);
     (void)sqlite3_bind_text(q, 2, ev->user, -1, SQLITE_TRANSIENT);
-    (void)sqlite3_bind_text(q, 3, ev->source < MSG_SRC_COUNT ? source_names[ev->source] : "?",
+    (void)sqlite3_bind_text(q, 3,
+                            ev->source < MSG_SRC_COUNT ? source_names[ev->source] : "?",
                             -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 4, event_name(ev), -1, SQLITE_STATIC);
     (void)sqlite3_bind_text(q, 5, target, -1, SQLITE_TRANSIENT);
@@ -668,8 +670,9 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     return step_done(st, q, "add outbox row");
 }
 
-int store_add_audit(struct store *st, int64_t utc_ms, const char *user, const char *action,
-                    const char *target, const char *result, const char *reason)
+int store_add_audit(struct store *st, int64_t utc_ms, const char *user,
+                    const char *action, const char *target, const char *result,
+                    const char *reason)
 {
     sqlite3_stmt *q = st->add_audit;
 
@@ -685,8 +688,8 @@ int store_add_audit(struct store *st, int64_t utc_ms, const char *user, const ch
     return step_done(st, q, "add audit record");
 }
 
-int store_load_alarms(struct store *st,
-                      int (*fn)(void *arg, const struct store_alarm *a), void *arg)
+int store_load_alarms(struct store *st, int (*fn)(void *arg, const struct store_alarm *a),
+                      void *arg)
 {
     sqlite3_stmt *q = st->get_alarms;
     int rc, cb = 0;
@@ -705,8 +708,9 @@ int store_load_alarms(struct store *st,
         a.seq = (uint64_t)sqlite3_column_int64(q, 6);
         a.value = sqlite3_column_type(q, 7) == SQLITE_NULL ? (double)NAN
                                                            : sqlite3_column_double(q, 7);
-        a.setpoint = sqlite3_column_type(q, 8) == SQLITE_NULL ? (double)NAN
-                                                              : sqlite3_column_double(q, 8);
+        a.setpoint = sqlite3_column_type(q, 8) == SQLITE_NULL
+                         ? (double)NAN
+                         : sqlite3_column_double(q, 8);
         a.since_ms = sqlite3_column_int64(q, 9);
         a.active_ms = sqlite3_column_int64(q, 10);
         a.shelve_until_ms = sqlite3_column_int64(q, 11);

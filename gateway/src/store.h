@@ -60,8 +60,9 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
  * Inside a transaction: an audit record that is not an operator command, such as a
  * standards override in the config at start-up (source "config").
  */
-int store_add_audit(struct store *st, int64_t utc_ms, const char *user, const char *action,
-                    const char *target, const char *result, const char *reason);
+int store_add_audit(struct store *st, int64_t utc_ms, const char *user,
+                    const char *action, const char *target, const char *result,
+                    const char *reason);
 
 /* The saved state of one alarm that was not plain normal. */
 struct store_alarm {
@@ -83,8 +84,8 @@ struct store_alarm {
  * Call fn for every saved alarm state, in a stable order. A non-zero return from fn
  * stops the walk and is returned. Returns 0 or a negative errno.
  */
-int store_load_alarms(struct store *st,
-                      int (*fn)(void *arg, const struct store_alarm *a), void *arg);
+int store_load_alarms(struct store *st, int (*fn)(void *arg, const struct store_alarm *a),
+                      void *arg);
 
 /* Inside a transaction: the broker has the outbox row id. */
 int store_mark_delivered(struct store *st, int64_t id, int64_t utc_ms);

@@ -485,8 +485,8 @@ static void test_event_large_integers(void **state)
 {
     const struct config *cfg = *state;
     char buf[MSG_PAYLOAD_LEN];
-    struct msg_event ev = event(0, ACTIVATED, UINT64_C(123456789012345), 30.0,
-                                INT64_C(1795862302460));
+    struct msg_event ev =
+        event(0, ACTIVATED, UINT64_C(123456789012345), 30.0, INT64_C(1795862302460));
     cJSON *o = encode_parse(cfg, &ev, buf, sizeof(buf));
 
     json_number(o, "seq", 123456789012345.0);
@@ -603,10 +603,9 @@ static void test_event_enospc(void **state)
  */
 static void test_limit_names(void **state)
 {
-    static const char *const wire[] = {"high",    "fault",    "hh",      "l",
-                                       "ll",      "level1",   "level2",  "o2-low",
-                                       "o2-high", "roc-rise", "roc-fall", "vote",
-                                       "maintenance"};
+    static const char *const wire[] = {
+        "high",   "fault",   "hh",       "l",        "ll",   "level1",     "level2",
+        "o2-low", "o2-high", "roc-rise", "roc-fall", "vote", "maintenance"};
 
     (void)state;
     assert_int_equal(MSG_LIMIT_HIGH, 0);

@@ -1291,8 +1291,8 @@ static void test_silence_relays(void **state)
 }
 
 /*
- * Regression (add_alarm() once ignored the flag): a sample flagged MSG_F_TEST (the device is in test
- * mode, a proof test) must drive only relays configured with "test": true
+ * Regression (add_alarm() once ignored the flag): a sample flagged MSG_F_TEST (the device
+ * is in test mode, a proof test) must drive only relays configured with "test": true
  * (docs/outputs.md "What drives a relay"; outputs.h outputs_mask()). add_alarm() computes
  * every alarm's mask with test = false, so a drill sounded the plant's siren and lit
  * its beacon. Neither relay of this site has "test": true, so the word must stay 0.
@@ -1612,8 +1612,9 @@ static void test_restore_shelve_bounded(void **state)
 
 /*
  * Regression (rtloop_restore()): times from a damaged store record once overflowed
- * int64_t (signed overflow, undefined behaviour; UBSan aborts the process). A restore must
- * survive any record, so it runs in a child process here and the child must exit cleanly.
+ * int64_t (signed overflow, undefined behaviour; UBSan aborts the process). A restore
+ * must survive any record, so it runs in a child process here and the child must exit
+ * cleanly.
  */
 static void restore_extreme(const struct rtloop_alarm *tmpl, int64_t now, int which)
 {

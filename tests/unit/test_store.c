@@ -2182,15 +2182,16 @@ static void test_rejected_silence_target(void **state)
     ev.status = -ALARM_R_INVALID;
     commit_ev(st, &ev, false);
     close_st(st);
+    assert_query(
+        f->db,
+        "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
+        " status FROM events ORDER BY seq",
+        "1|NULL|south|rejected|silence|NULL|NULL|NULL|not_authorised;"
+        "2|NULL|*|rejected|silence|NULL|NULL|NULL|invalid_argument");
     assert_query(f->db,
-                 "SELECT seq, point, target, type, event, limit_name, from_state, to_state,"
-                 " status FROM events ORDER BY seq",
-                 "1|NULL|south|rejected|silence|NULL|NULL|NULL|not_authorised;"
-                 "2|NULL|*|rejected|silence|NULL|NULL|NULL|invalid_argument");
-    assert_query(f->db, "SELECT seq, action, target, limit_name, result FROM audit ORDER BY id",
+                 "SELECT seq, action, target, limit_name, result FROM audit ORDER BY id",
                  "1|silence|south|NULL|not_authorised;2|silence|*|NULL|invalid_argument");
 }
-
 
 int main(void)
 {
