@@ -1101,6 +1101,11 @@ static char *serve_status(struct control *c, const struct control_request *req)
     add_num(o, "commands_rejected", (double)st.commands_rejected, &ok);
     add_num(o, "rt_cycles", (double)st.cycles, &ok);
     add_bool(o, "rt_fifo", st.fifo, &ok);
+    /* The loop's own timing, as in the metrics: what an officer's "is it healthy" needs. */
+    add_num(o, "rt_period_ms", (double)c->cfg->rt.period_ms, &ok);
+    add_num(o, "rt_overruns", (double)st.overruns, &ok);
+    add_num(o, "rt_max_late_us", (double)(st.max_late_ns / 1000), &ok);
+    add_num(o, "rt_max_cycle_us", (double)(st.max_exec_ns / 1000), &ok);
     return reply_print(o, ok);
 }
 

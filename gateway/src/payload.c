@@ -163,7 +163,9 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
         ok = add_bool(o, "maintenance", (ev->flags & MSG_F_CONDITION) != 0) &&
              add_str(o, "quality", msg_quality_name(ev->quality));
     ok = ok && add_bool(o, "test", (ev->flags & MSG_F_TEST) != 0) &&
-         add_str(o, "ts", ts) && add_num(o, "ts_ms", (double)ev->utc_ms);
+         add_str(o, "ts", ts) && add_num(o, "ts_ms", (double)ev->utc_ms) &&
+         /* Whole ms: exact in a JSON double for any uptime, unlike ns after 104 days. */
+         add_num(o, "mono_ms", (double)(ev->mono_ns / 1000000));
     if (ok && ev->user[0] != '\0')
         ok = add_str(o, "user", ev->user) && add_str(o, "reason", ev->reason);
     if (!ok)

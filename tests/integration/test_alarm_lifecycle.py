@@ -240,6 +240,23 @@ def main(r, h):
     r.check(seqs == sorted(seqs) and len(set(seqs)) == len(seqs),
             "sequence numbers on MQTT strictly increase (%r)" % seqs)
 
+    # The alarm KPIs reach the retained metrics (every 10 s): two annunciations, one P1 and
+    # one P2, and the eight commands of this test, four of them refused.
+    def kpis():
+        for line in reversed(sub.reader.snapshot()):
+            topic, _, payload = line.partition(" ")
+            if topic == PREFIX + "/metrics":
+                a = json.loads(payload).get("alarms", {})
+                return a if a.get("commands") == 8 else None
+        return None
+    k = harness.wait_for(kpis, 25, "a metrics document counting all eight commands")
+    r.check(k.get("annunciations") == 2 and k.get("rate_10min") == 2 and
+            k.get("rate_10min_by_priority") == [1, 1, 0, 0],
+            "metrics: 2 alarms in the last 10 min, one P1 and one P2 (%r)" % k)
+    r.check(k.get("commands_rejected") == 4 and k.get("active") == 0 and
+            k.get("flood") is False and k.get("stale") == 0,
+            "metrics: 4 refused commands, nothing active, no flood, nothing stale (%r)" % k)
+
     rc = h.stop(pg, signal.SIGTERM)
     r.check(rc == 0, "parkguard exits 0 on SIGTERM (got %s)" % rc)
 

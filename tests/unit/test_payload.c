@@ -345,8 +345,10 @@ static void test_event_activated_all_fields(void **state)
     json_string(o, "unit", "%LEL");
     json_string(o, "ts", "2026-11-28T10:38:22.460Z");
     json_number(o, "ts_ms", 1795862302460.0);
-    /* Exactly these 27 fields: a new one is a schema change (docs/mqtt.md). */
-    assert_int_equal(cJSON_GetArraySize(o), 27);
+    /* The monotonic time of the step, in whole ms (the fixture's 123456789 ns). */
+    json_number(o, "mono_ms", 123.0);
+    /* Exactly these 28 fields: a new one is a schema change (docs/mqtt.md). */
+    assert_int_equal(cJSON_GetArraySize(o), 28);
     /* Compact: no pretty-printing whitespace on the wire. */
     assert_null(strchr(buf, '\n'));
     assert_null(strchr(buf, ' '));
@@ -407,7 +409,7 @@ static void test_event_fault(void **state)
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "value")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "setpoint")));
     assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(o, "deadband")));
-    assert_int_equal(cJSON_GetArraySize(o), 27);
+    assert_int_equal(cJSON_GetArraySize(o), 28);
     cJSON_Delete(o);
 }
 
@@ -491,7 +493,7 @@ static void test_event_large_integers(void **state)
 
     json_number(o, "seq", 123456789012345.0);
     assert_non_null(strstr(buf, "\"seq\":123456789012345,"));
-    assert_non_null(strstr(buf, "\"ts_ms\":1795862302460}"));
+    assert_non_null(strstr(buf, "\"ts_ms\":1795862302460,"));
     cJSON_Delete(o);
 
     ev.seq = UINT64_C(999999999999999);
