@@ -1205,7 +1205,9 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
             .annunciate = unack_state(al->a.state),
             .condition = cond,
         };
-        struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD, 0};
+        /* A drill's alarm stays a drill: it drives only the relays that take tests. */
+        struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD,
+                            (uint8_t)(saved->flags & MSG_F_TEST)};
         int64_t since = al->since_utc_ms, active = al->active_utc_ms;
 
         t.at_ns = now - span_ns(saved->active_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
