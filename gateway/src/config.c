@@ -1291,9 +1291,15 @@ static int duplicate_id(struct walk *w, const char *id, const char *array, long 
  */
 static int parse_vote(struct walk *w, const cJSON *area, struct config_area *a)
 {
-    static const char *const keys[] = {"k",        "fault_degrades", "priority",
-                                       "latching", "max_shelve_s",   "one_shot_shelve",
+    static const char *const keys[] = {"k",
+                                       "fault_degrades",
+                                       "priority",
+                                       "latching",
+                                       "max_shelve_s",
+                                       "one_shot_shelve",
+                                       "override_reason",
                                        NULL};
+    char reason[CONFIG_REASON_LEN] = "";
     const cJSON *v;
     size_t mark;
     long k = 2;
@@ -1312,6 +1318,15 @@ static int parse_vote(struct walk *w, const cJSON *area, struct config_area *a)
     a->vote_alarm = alarm_config_default(ALARM_KIND_COMBUSTIBLE_L2);
     if (rc == 0)
         rc = parse_alarm_opts(w, v, &a->vote_alarm);
+    if (rc == 0)
+        rc = get_string(w, v, "override_reason", false, "", 1, CONFIG_REASON_LEN - 1,
+                        reason);
+    /* A confirmed leak is held like a level-2 gas alarm (GB 16808), unless signed off. */
+    if (rc == 0 && reason[0] == '\0' &&
+        (!a->vote_alarm.latching || a->vote_alarm.max_shelve_ns != 0))
+        rc = fail_at(w, a->vote_alarm.latching ? "max_shelve_s" : "latching",
+                     "a vote alarm must latch and cannot be shelved (GB 16808); a "
+                     "signed-off \"override_reason\" in the vote may waive this");
     if (rc == 0) {
         a->voting = true;
         a->vote.k = (uint16_t)k;

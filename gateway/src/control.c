@@ -1240,11 +1240,15 @@ static bool peer_allowed(const struct control *c, int fd, struct ucred *cr, char
         bool member = false;
 
         len = sizeof(few);
-        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0 &&
-            errno == ERANGE) {
-            groups = malloc(len);
-            if (groups != NULL &&
-                getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+        if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0) {
+            /*
+             * Only ERANGE says how much room the list needs; any other failure (a kernel
+             * before 4.13 has no SO_PEERGROUPS) leaves no list to read.
+             */
+            if (errno == ERANGE && (groups = malloc(len)) != NULL &&
+                getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0)
+                ;
+            else
                 len = 0;
         }
         for (size_t i = 0; groups != NULL && i < len / sizeof(gid_t); i++)

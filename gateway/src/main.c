@@ -132,10 +132,16 @@ static int restore_one(void *arg, const struct store_alarm *a)
 {
     struct daemon *d = arg;
     const struct config *cfg = d->cfg;
+    /*
+     * Out-of-range values must not be narrowed into valid-looking ones: 263 would become
+     * 7. Anything that does not fit is passed on as an impossible state, which the loop
+     * restores in the safe state.
+     */
     struct rtloop_alarm saved = {
-        .state = (uint8_t)a->state,
-        .shelve = (uint8_t)a->shelve,
-        .flags = (uint8_t)a->flags,
+        .state = a->state >= 0 && a->state < ALARM_STATE_COUNT ? (uint8_t)a->state
+                                                                : (uint8_t)ALARM_STATE_COUNT,
+        .shelve = a->shelve >= 0 && a->shelve <= UINT8_MAX ? (uint8_t)a->shelve : UINT8_MAX,
+        .flags = (uint8_t)(a->flags & 0xff),
         .seq = a->seq,
         .since_utc_ms = a->since_ms,
         .active_utc_ms = a->active_ms,
@@ -296,9 +302,13 @@ static int daemon_start(struct daemon *d)
     for (size_t i = 0; rc == 0 && i < rtloop_alarm_count(d->rt); i++) {
         struct rtloop_alarm a;
 
-        if (rtloop_alarm_get(d->rt, i, &a) == 0 && a.state != ALARM_NORMAL)
-            rc = recorder_restore_alarm(d->rec, (uint32_t)i, a.priority, a.state,
-                                        (a.flags & MSG_F_CONDITION) != 0, a.since_utc_ms);
+        /* Statistics never stop a safety gateway from starting: say so and go on. */
+        if (rtloop_alarm_get(d->rt, i, &a) == 0 && a.state != ALARM_NORMAL &&
+            recorder_restore_alarm(d->rec, (uint32_t)i, a.priority, a.state,
+                                   (a.flags & MSG_F_CONDITION) != 0, a.since_utc_ms) < 0)
+            log_warn("alarm KPIs: restored alarm %zu has an unusable time (%lld ms); its "
+                     "durations start now",
+                     i, (long long)a.since_utc_ms);
     }
     if (rc < 0)
         return rc;

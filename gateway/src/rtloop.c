@@ -24,8 +24,12 @@
  * area's vote.
  */
 #define RTLOOP_EVENTS_PER_SAMPLE (2 * RULES_MAX_EVENTS + 2)
-/* Bound one cycle's work so a flood of samples cannot stretch a cycle without limit. */
-#define RTLOOP_MAX_SAMPLES_PER_CYCLE  32768
+/*
+ * Bound one cycle's work so a flood of samples cannot stretch a cycle past its period: a
+ * sample costs well under 0.5 us here (docs/benchmarks.md), so 8192 of them stay under
+ * about 4 ms, within a 10 ms period even on a slower core. The rest wait a cycle.
+ */
+#define RTLOOP_MAX_SAMPLES_PER_CYCLE 8192
 #define RTLOOP_MAX_COMMANDS_PER_CYCLE 64
 
 #define RT_NONE  UINT32_MAX
@@ -1141,7 +1145,11 @@ static int64_t span_ns(int64_t from_ms, int64_t to_ms, int64_t max_ns)
 /* Whether a saved record could have come from alarm_step(); see alarm.h. */
 static bool sane(const struct rtloop_alarm *s, bool cond)
 {
-    if (s->state >= ALARM_STATE_COUNT)
+    /*
+     * Nothing in this gateway suppresses an alarm (there is no design suppression
+     * logic yet), so a saved "suppressed" is damage: nothing would ever lift it.
+     */
+    if (s->state >= ALARM_STATE_COUNT || s->state == ALARM_SUPPRESSED)
         return false;
     if (s->state == ALARM_SHELVED && s->shelve != ALARM_SHELVE_TIMED &&
         s->shelve != ALARM_SHELVE_ONE_SHOT)
