@@ -54,6 +54,7 @@ struct daemon {
     struct config *cfg;
     int64_t started_ns;
     uint64_t overruns_seen; /* RT loop overruns already reported */
+    uint64_t gaps_seen;     /* journal gaps already reported */
     struct store *store;
     int wake_fd;
     struct ring **sample_rings;
@@ -397,6 +398,17 @@ static void publish_metrics(struct daemon *d)
                  (unsigned long long)m.rt.overruns, (long long)(m.rt.max_late_ns / 1000),
                  (long long)(m.rt.max_exec_ns / 1000));
         d->overruns_seen = m.rt.overruns;
+    }
+    /*
+     * A journal gap means the recorder could not keep up for longer than the loop may
+     * wait; the alarms went on, and were resynchronised. It is rare and it matters.
+     */
+    if (m.rt.journal_gaps > d->gaps_seen) {
+        log_error("journal: %llu alarm event(s) could not be recorded in the last %d s; the "
+                  "alarms and relays went on, and each alarm concerned is journalled again "
+                  "as it stands once the store accepts writes",
+                  (unsigned long long)(m.rt.journal_gaps - d->gaps_seen), METRICS_PERIOD_S);
+        d->gaps_seen = m.rt.journal_gaps;
     }
     recorder_stats(d->rec, &m.rec);
     m.has_kpi = recorder_kpi(d->rec, m.utc_ms, &m.kpi) == 0;

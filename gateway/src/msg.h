@@ -198,6 +198,7 @@ enum msg_event_type {
     MSG_EV_REJECTED, /* an operator command was refused; status says why */
     MSG_EV_SILENCE,  /* sirens were silenced */
     MSG_EV_MAINT,    /* a point entered (condition) or left maintenance */
+    MSG_EV_RESYNC,   /* an alarm as it stands, after steps the journal had no room for */
     MSG_EV_TYPE_COUNT,
 };
 

@@ -22,6 +22,7 @@ int payload_event_topic(const struct config *cfg, const struct msg_event *ev, ch
 
     switch (ev->type) {
     case MSG_EV_ALARM:
+    case MSG_EV_RESYNC:
         if (ev->limit == MSG_LIMIT_VOTE)
             return ev->point < cfg->n_areas ? fit(snprintf(buf, len, "%s/alarm/area/%s",
                                                            pre, cfg->areas[ev->point].id),
@@ -32,7 +33,7 @@ int payload_event_topic(const struct config *cfg, const struct msg_event *ev, ch
         if (ev->point >= cfg->n_points)
             return -EINVAL;
         return fit(snprintf(buf, len, "%s/%s/%s", pre,
-                            ev->type == MSG_EV_ALARM ? "alarm" : "maintenance",
+                            ev->type == MSG_EV_MAINT ? "maintenance" : "alarm",
                             cfg->points[ev->point].id),
                    len);
     case MSG_EV_SILENCE:
@@ -134,7 +135,7 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
                         size_t len)
 {
     static const char *const types[MSG_EV_TYPE_COUNT] = {"alarm", "rejected", "silence",
-                                                         "maintenance"};
+                                                         "maintenance", "resync"};
     char ts[40];
     cJSON *o;
     bool ok;
@@ -157,7 +158,7 @@ int payload_alarm_event(const struct config *cfg, const struct msg_event *ev, ch
          add_str(o, "gateway", cfg->gateway.id) &&
          add_str(o, "site", cfg->gateway.site) && add_num(o, "seq", (double)ev->seq) &&
          add_subject(o, cfg, ev);
-    if (ok && ev->type == MSG_EV_ALARM)
+    if (ok && (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC))
         ok = add_alarm_fields(o, ev);
     if (ok && ev->type == MSG_EV_MAINT)
         ok = add_bool(o, "maintenance", (ev->flags & MSG_F_CONDITION) != 0) &&
@@ -215,6 +216,7 @@ static cJSON *rt_json(const struct rtloop_stats *rt, const struct config *cfg, b
     num(o, "events", (double)rt->events, ok);
     num(o, "readings_dropped", (double)rt->readings_dropped, ok);
     num(o, "event_backpressure", (double)rt->event_backpressure, ok);
+    num(o, "journal_gaps", (double)rt->journal_gaps, ok);
     /* Bucket i counts wake-ups late by [2^(i-1), 2^i) microseconds; bucket 0 is < 1 us.
      */
     for (size_t i = 0; i < RTLOOP_HIST_BUCKETS; i++) {

@@ -155,8 +155,16 @@ static void feed_kpi(struct recorder *rec)
             .t_ms = ev->utc_ms,
         };
 
-        /* A step the KPIs refuse (a clock before 1970) is not worth failing a commit. */
-        if (ev->type == MSG_EV_ALARM)
+        /*
+         * A resync brings the KPIs' view of the alarm up to date without counting an
+         * annunciation. A step the KPIs refuse (a clock before 1970) is not worth failing
+         * a commit.
+         */
+        if (ev->type == MSG_EV_RESYNC) {
+            st.event = ALARM_EV_ALM;
+            st.annunciate = false;
+        }
+        if (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC)
             (void)kpi_feed(rec->kpi, &st);
     }
     (void)pthread_mutex_unlock(&rec->kpi_lock);

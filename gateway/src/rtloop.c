@@ -31,6 +31,14 @@
  */
 #define RTLOOP_MAX_SAMPLES_PER_CYCLE 8192
 #define RTLOOP_MAX_COMMANDS_PER_CYCLE 64
+/*
+ * How long samples, timers and commands may wait for room in the event ring. A recorder
+ * that falls behind for a moment (a slow fsync) loses nothing: the work waits. One that
+ * cannot write at all (a full or read-only disk) must not stop the alarms and the relays
+ * with it: past this wait the loop goes on, and an alarm whose steps found no room is
+ * journalled once more, as it stands, when room returns (MSG_EV_RESYNC).
+ */
+#define RTLOOP_HOLD_MAX_NS (1000 * PGTIME_NS_PER_MS)
 
 #define RT_NONE  UINT32_MAX
 #define RT_CONDS (RULES_COND_FAULT + 1) /* the conditions an alarm can be on */
@@ -57,6 +65,8 @@ struct rt_alarm {
     int64_t since_utc_ms;
     int64_t active_utc_ms;
     int64_t shelve_until_utc_ms;
+    uint8_t journalled; /* enum alarm_state the journal last recorded for it */
+    bool unjournalled;  /* a step of it could not be journalled: resync it */
 };
 
 struct rt_view {
@@ -114,6 +124,8 @@ struct rtloop {
     struct rt_view *views;
     size_t n_alarms;
     int64_t shelve_next_ns; /* the earliest shelve deadline, or RULES_NEVER */
+    int64_t held_since_ns;  /* since when work waits for event room; 0 when not */
+    bool resync_pending;    /* some alarm has unjournalled set */
     struct outputs_state out;
     uint32_t word;
 
@@ -126,7 +138,7 @@ struct rtloop {
      * make each counter tear-free without ordering cost on the RT path.
      */
     _Atomic uint64_t cycles, overruns, missed, samples, events_out, readings_dropped,
-        backpressure, commands, rejected;
+        backpressure, commands, rejected, journal_gaps;
     _Atomic int64_t max_late_ns, max_exec_ns;
     _Atomic uint64_t late_hist[RTLOOP_HIST_BUCKETS];
     _Atomic uint32_t n_active, n_unack, out_word;
@@ -393,12 +405,24 @@ static void publish(struct rtloop *rt, uint32_t i)
     atomic_store_explicit(&v->gen, g + 2, memory_order_release);
 }
 
-/* Room was reserved before the sample, timer or command was taken: this cannot fail. */
+/*
+ * Room was reserved before the sample, timer or command was taken, so this fails only
+ * when the recorder has been stuck for longer than RTLOOP_HOLD_MAX_NS. The event then
+ * takes no sequence number (the journal has no holes), is counted, and its alarm is
+ * marked for a resync event once room returns.
+ */
 static bool push_event(struct rtloop *rt, struct msg_event *ev)
 {
     ev->seq = rt->next_seq;
-    if (!ring_push(rt->events, ev))
+    if (!ring_push(rt->events, ev)) {
+        count(&rt->journal_gaps, 1);
+        if ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC) &&
+            ev->alarm < rt->n_alarms) {
+            rt->alarms[ev->alarm].unjournalled = true;
+            rt->resync_pending = true;
+        }
         return false;
+    }
     rt->next_seq++;
     count(&rt->events_out, 1);
     return true;
@@ -455,8 +479,10 @@ static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transiti
         copy_text(ev.user, sizeof(ev.user), c->user);
         copy_text(ev.reason, sizeof(ev.reason), c->reason);
     }
-    if (push_event(rt, &ev))
+    if (push_event(rt, &ev)) {
         al->seq = ev.seq;
+        al->journalled = t->to;
+    }
 }
 
 /*
@@ -650,12 +676,72 @@ static int64_t cycle_utc(int64_t *utc)
     return *utc;
 }
 
-static bool event_room(struct rtloop *rt)
+/*
+ * Whether to take more work: yes when the event ring has room for everything it could
+ * cause; no while the recorder catches up, for at most RTLOOP_HOLD_MAX_NS; yes again
+ * after that, so that a dead disk delays no alarm and no relay by more than that.
+ */
+static bool event_room(struct rtloop *rt, int64_t now)
 {
-    if (ring_space(rt->events) >= RTLOOP_EVENTS_PER_SAMPLE)
+    if (ring_space(rt->events) >= RTLOOP_EVENTS_PER_SAMPLE) {
+        rt->held_since_ns = 0;
         return true;
+    }
     count(&rt->backpressure, 1);
-    return false;
+    if (rt->held_since_ns == 0)
+        rt->held_since_ns = now;
+    return now - rt->held_since_ns >= RTLOOP_HOLD_MAX_NS;
+}
+
+/*
+ * Journal every alarm whose steps found no room, as it stands now: one MSG_EV_RESYNC
+ * event each, from the state the journal last recorded to the current one, so that the
+ * store's saved states and the receivers catch up. Runs only while some alarm waits
+ * and the ring has room to spare.
+ */
+static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
+{
+    if (!rt->resync_pending)
+        return;
+    for (uint32_t i = 0; i < rt->n_alarms; i++) {
+        struct rt_alarm *al = &rt->alarms[i];
+        struct msg_event ev;
+
+        if (!al->unjournalled)
+            continue;
+        if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE)
+            return; /* the rest when there is room */
+        ev = (struct msg_event){
+            .point = al->point,
+            .alarm = i,
+            .type = MSG_EV_RESYNC,
+            .limit = al->limit,
+            .event = ALARM_EVENT_COUNT,
+            .from = al->journalled,
+            .to = al->a.state,
+            .priority = al->cfg->priority,
+            .flags = (uint8_t)((al->a.condition ? MSG_F_CONDITION : 0) |
+                               (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
+                               (al->cfg->latching ? MSG_F_LATCHING : 0)),
+            .quality = al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
+            .shelve = al->a.shelve,
+            .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
+            .setpoint = al->setpoint,
+            .deadband = al->deadband,
+            .mono_ns = now,
+            .utc_ms = cycle_utc(utc),
+            .since_utc_ms = al->since_utc_ms,
+            .active_utc_ms = al->active_utc_ms,
+            .shelve_until_utc_ms = al->shelve_until_utc_ms,
+        };
+        al->unjournalled = false;
+        if (push_event(rt, &ev)) {
+            al->seq = ev.seq;
+            al->journalled = al->a.state;
+            publish(rt, i);
+        }
+    }
+    rt->resync_pending = false;
 }
 
 /*
@@ -671,7 +757,7 @@ static void run_timers(struct rtloop *rt, int64_t now, int64_t *utc)
 
         if (rules_point_due(&p->st) > now)
             continue;
-        if (!event_room(rt))
+        if (!event_room(rt, now))
             return; /* the rest next cycle: a timer is late, an event is never lost */
         out = rules_point_tick(&p->cfg, &p->st, now);
         if (out == 0)
@@ -694,7 +780,7 @@ static void run_shelves(struct rtloop *rt, int64_t now, int64_t *utc)
         if (al->a.state != ALARM_SHELVED)
             continue;
         if (alarm_due(&al->a, now)) {
-            if (!event_room(rt)) {
+            if (!event_room(rt, now)) {
                 next = now; /* the rest next cycle */
                 continue;
             }
@@ -723,7 +809,7 @@ static void run_votes(struct rtloop *rt, int64_t now, int64_t *utc)
             ar->dirty = false;
             continue;
         }
-        if (!event_room(rt))
+        if (!event_room(rt, now))
             return;
         ar->dirty = false;
         for (size_t m = 0; m < ar->n_members; m++) {
@@ -866,7 +952,7 @@ static bool drain_commands(struct rtloop *rt, int64_t now, int64_t *utc)
         for (int n = 0; n < RTLOOP_MAX_COMMANDS_PER_CYCLE; n++) {
             struct msg_command c;
 
-            if (ring_space(src->results) == 0 || !event_room(rt))
+            if (ring_space(src->results) == 0 || !event_room(rt, now))
                 break;
             if (!ring_pop(src->commands, &c))
                 break;
@@ -884,7 +970,7 @@ static bool drain_commands(struct rtloop *rt, int64_t now, int64_t *utc)
 }
 
 /* Drain the sample rings. */
-static void drain(struct rtloop *rt)
+static void drain(struct rtloop *rt, int64_t now)
 {
     struct msg_sample s;
     size_t taken = 0;
@@ -893,7 +979,7 @@ static void drain(struct rtloop *rt)
         struct ring *in = rt->sample_rings[i];
 
         while (taken < RTLOOP_MAX_SAMPLES_PER_CYCLE) {
-            if (ring_count(in) == 0 || !event_room(rt))
+            if (ring_count(in) == 0 || !event_room(rt, now))
                 break;
             if (!ring_pop(in, &s))
                 break;
@@ -958,8 +1044,9 @@ static void *rtloop_main(void *arg)
             int64_t utc = 0;
 
             /* The cycle's five steps, in the order the issue lists them. */
+            resync(rt, wake, &utc);
             (void)drain_commands(rt, wake, &utc);
-            drain(rt);
+            drain(rt, wake);
             run_timers(rt, wake, &utc);
             run_shelves(rt, wake, &utc);
             run_votes(rt, wake, &utc);
@@ -992,7 +1079,8 @@ static void *rtloop_main(void *arg)
         int64_t utc = 0;
         bool more = false;
 
-        drain(rt);
+        resync(rt, pgtime_mono_ns(), &utc);
+        drain(rt, pgtime_mono_ns());
         run_votes(rt, pgtime_mono_ns(), &utc);
         drive_outputs(rt);
         if (rt->next_seq != before)
@@ -1084,6 +1172,7 @@ void rtloop_stats(struct rtloop *rt, struct rtloop_stats *out)
     out->events = atomic_load(&rt->events_out);
     out->commands = atomic_load(&rt->commands);
     out->commands_rejected = atomic_load(&rt->rejected);
+    out->journal_gaps = atomic_load(&rt->journal_gaps);
     out->alarms_active = atomic_load(&rt->n_active);
     out->alarms_unack = atomic_load(&rt->n_unack);
     out->outputs = atomic_load(&rt->out_word);

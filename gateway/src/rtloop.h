@@ -46,6 +46,9 @@ struct rtloop_stats {
     uint64_t commands_rejected; /* of which refused */
     uint64_t readings_dropped;
     uint64_t event_backpressure; /* cycles that left samples waiting for event room */
+    uint64_t journal_gaps;       /* events not journalled: the recorder was stuck for
+                                    longer than the loop may wait (their alarms were
+                                    resynchronised when room returned) */
     uint32_t alarms_active;      /* alarms on the active list now */
     uint32_t alarms_unack;       /* of which unacknowledged */
     uint32_t outputs;            /* the relay word: bit i is config.outputs.out[i] */

@@ -505,11 +505,13 @@ static const char *target_of(const struct store *st, const struct msg_event *ev)
 }
 
 static const char *const type_names[MSG_EV_TYPE_COUNT] = {"alarm", "rejected", "silence",
-                                                          "maintenance"};
+                                                          "maintenance", "resync"};
 static const char *const source_names[MSG_SRC_COUNT] = {"local", "mqtt"};
 
 static const char *event_name(const struct msg_event *ev)
 {
+    if (ev->type == MSG_EV_RESYNC)
+        return "resync";
     if (ev->type == MSG_EV_ALARM)
         return alarm_event_name(ev->event);
     if (ev->type == MSG_EV_MAINT)
@@ -597,7 +599,9 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     const char *target = target_of(st, ev);
     bool on_point = !about_area(ev) && ev->point < st->n_points;
     bool alarm =
-        (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_REJECTED) && !is_silence(ev);
+        (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC ||
+         ev->type == MSG_EV_REJECTED) &&
+        !is_silence(ev);
     int rc;
 
     /*
@@ -606,7 +610,7 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
      * under target "*", rather than blocking the journal behind it.
      */
     if (ev->type >= MSG_EV_TYPE_COUNT ||
-        ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_MAINT) &&
+        ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC || ev->type == MSG_EV_MAINT) &&
          (ev->limit == MSG_LIMIT_VOTE ? ev->point >= st->cfg->n_areas : !on_point)))
         return -EINVAL;
     (void)sqlite3_bind_int64(q, 1, (int64_t)ev->seq);
@@ -654,7 +658,7 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     else
         (void)sqlite3_bind_null(q, 22);
     rc = step_done(st, q, "add event");
-    if (rc == 0 && ev->type == MSG_EV_ALARM)
+    if (rc == 0 && (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC))
         rc = put_alarm(st, ev, target);
     if (rc == 0 && ev->user[0] != '\0')
         rc = add_action(st, ev, target);

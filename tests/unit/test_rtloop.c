@@ -1673,6 +1673,70 @@ static void test_restore_extreme_times(void **state)
         fail_msg("%d of 3 extreme restores did not survive", failed);
 }
 
+/* ---- a recorder that cannot write -------------------------------------------------- */
+
+/*
+ * The event ring is full and nobody drains it (a full or read-only disk). The alarms and
+ * the relays must not wait on the journal for more than the loop's short hold: a release
+ * still raises both gas levels and sounds the siren. The steps that found no room take
+ * no sequence number and are counted as journal gaps; once the ring drains, each alarm
+ * concerned is journalled once, as it stands (MSG_EV_RESYNC), with no hole in the
+ * sequence.
+ */
+static void test_stuck_recorder(void **state)
+{
+    struct fx *f = *state;
+    size_t l1 = alarm_of(f, P0, MSG_LIMIT_LEVEL1), l2 = alarm_of(f, P0, MSG_LIMIT_LEVEL2);
+    struct msg_event filler = {.type = MSG_EV_MAINT}, e;
+    size_t fillers = 0, resyncs = 0;
+    struct rtloop_stats st;
+    int64_t end;
+
+    /* Fill the ring before the loop exists as its producer. */
+    while (ring_push(f->events, &filler))
+        fillers++;
+    fx_start(f);
+    push_sample(f, P0, 45.0);
+    end = deadline();
+    while (view(f, l1).state != ALARM_UNACK || view(f, l2).state != ALARM_UNACK ||
+           rtloop_outputs(f->rt) != (BEACON | SIREN)) {
+        if (pgtime_mono_ns() > end)
+            fail_msg("with the journal stuck: level1 %s, level2 %s, relays 0x%x",
+                     alarm_state_name(view(f, l1).state),
+                     alarm_state_name(view(f, l2).state), rtloop_outputs(f->rt));
+        nap();
+    }
+    st = stats(f);
+    assert_int_equal(st.journal_gaps, 2);
+    assert_true(st.event_backpressure > 0);
+    assert_int_equal(st.events, 0);
+
+    /* The recorder recovers: the fillers, then one resync per alarm, from seq first_seq. */
+    for (size_t i = 0; i < fillers; i++) {
+        e = next_event(f);
+        assert_int_equal(e.type, MSG_EV_MAINT);
+    }
+    for (int k = 0; k < 2; k++) {
+        e = next_event(f);
+        assert_int_equal(e.type, MSG_EV_RESYNC);
+        assert_int_equal(e.seq, f->first_seq + (uint64_t)k);
+        assert_int_equal(e.from, ALARM_NORMAL);
+        assert_int_equal(e.to, ALARM_UNACK);
+        assert_true(e.flags & MSG_F_CONDITION);
+        assert_true(e.alarm == l1 || e.alarm == l2);
+        resyncs += e.alarm == l1 ? 1 : 10;
+        assert_int_equal(view_at(f, e.alarm, e.seq).seq, e.seq);
+    }
+    assert_int_equal(resyncs, 11); /* each alarm once */
+    /* The journal is whole again: the next step is journalled as usual. */
+    push_sample(f, P0, 5.0);
+    e = expect_step(f, l1, ALARM_EV_RTN, ALARM_UNACK, ALARM_RTN_UNACK);
+    assert_int_equal(e.seq, f->first_seq + 2);
+    e = expect_step(f, l2, ALARM_EV_RTN, ALARM_UNACK, ALARM_LATCHED_UNACK);
+    assert_int_equal(e.seq, f->first_seq + 3);
+    assert_int_equal(stats(f).journal_gaps, 2);
+}
+
 /* ---- 9. randomised -------------------------------------------------------------------
  */
 
@@ -2173,6 +2237,7 @@ int main(void)
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_vote, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_shelve, setup_main_started, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_stuck_recorder, setup_main, teardown_fx),
         cmocka_unit_test_setup_teardown(test_silence_relays, setup_main_started,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_test_flagged_alarm_drives_no_relay,
