@@ -103,7 +103,8 @@ enum alarm_event {
     XX(NOT_SHELVED, "not_shelved")                                                       \
     XX(NOT_OUT_OF_SERVICE, "not_out_of_service")                                         \
     XX(INHIBITED, "inhibited")                                                           \
-    XX(NO_SUCH_ALARM, "no_such_alarm")
+    XX(NO_SUCH_ALARM, "no_such_alarm")                                                   \
+    XX(EXPIRED, "expired")
 
 enum alarm_reason {
     ALARM_R_NONE = 0, /* not a reason (0 is success); keeps every code at 1 or more */

@@ -696,6 +696,11 @@ static void refusal_text(const struct config *cfg, const struct msg_command *cmd
     case ALARM_R_NO_SUCH_ALARM:
         (void)snprintf(buf, len, "there is no alarm %s", what);
         return;
+    case ALARM_R_EXPIRED:
+        (void)snprintf(buf, len, "not carried out: it waited longer than %d ms for the "
+                                 "real-time loop; look at the alarm again and repeat it",
+                       CONTROL_RESULT_TIMEOUT_MS);
+        return;
     case ALARM_R_NOT_ACTIVE:
         why = cmd->op == MSG_CMD_SHELVE ? "a one-shot shelve needs a true condition"
                                         : "nothing to acknowledge";
@@ -809,7 +814,7 @@ static bool wait_wake(struct control *c, int64_t deadline)
  * Push the command and wait for its answer, CONTROL_RESULT_TIMEOUT_MS in all. Answers
  * come in order, so anything older than ours is the late answer of a command that timed
  * out. Returns 0, -EBUSY (the ring stayed full: the command was not taken) or -ETIMEDOUT
- * (taken, not answered: it may still be carried out).
+ * (taken, not answered in time: the loop refuses it as expired when it comes to it).
  */
 static int round_trip(struct control *c, struct msg_command *cmd,
                       struct msg_cmd_result *r)
@@ -818,6 +823,12 @@ static int round_trip(struct control *c, struct msg_command *cmd,
     bool pushed = false;
 
     cmd->req = ++c->next_req;
+    /*
+     * A command the loop cannot take before the officer is told "timeout" must never be
+     * carried out later: the officer may act again, and an ack could meet an alarm that
+     * sounded after the officer last looked. The loop refuses it past this deadline.
+     */
+    cmd->deadline_ns = deadline;
     for (;;) {
         pushed = pushed || ring_push(c->src.commands, cmd);
         while (ring_pop(c->src.results, r)) {

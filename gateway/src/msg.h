@@ -173,6 +173,7 @@ struct msg_command {
     bool one_shot;     /* SHELVE: one-shot instead of timed */
     int64_t shelve_ms; /* SHELVE, timed: how long */
     int64_t utc_ms;    /* when the source received it */
+    int64_t deadline_ns; /* CLOCK_MONOTONIC: refused as expired if taken later; 0 none */
     char user[MSG_USER_LEN];     /* NUL-terminated, non-empty */
     char reason[MSG_REASON_LEN]; /* NUL-terminated, may be empty */
 };

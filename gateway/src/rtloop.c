@@ -877,7 +877,10 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
 
         copy_text(ev.user, sizeof(ev.user), c->user);
         copy_text(ev.reason, sizeof(ev.reason), c->reason);
-        if (c->user[0] == '\0' || c->rights == 0) {
+        if (c->deadline_ns != 0 && now > c->deadline_ns) {
+            ev.type = MSG_EV_REJECTED;
+            ev.status = -ALARM_R_EXPIRED;
+        } else if (c->user[0] == '\0' || c->rights == 0) {
             ev.type = MSG_EV_REJECTED;
             ev.status = -ALARM_R_NOT_AUTHORISED;
         } else if (c->point != MSG_POINT_ALL && c->point >= rt->cfg->n_areas) {
@@ -894,14 +897,19 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
         (void)ring_push(src->results, &res);
         return;
     }
+    if (command_event(c->op) != ALARM_EVENT_COUNT)
+        i = find_alarm(rt, c->point, c->limit);
+    if (i != RT_NONE)
+        res.from = rt->alarms[i].a.state;
     if (command_event(c->op) == ALARM_EVENT_COUNT)
         rc = -ALARM_R_INVALID;
-    else if ((i = find_alarm(rt, c->point, c->limit)) == RT_NONE)
+    else if (i == RT_NONE)
         rc = -ALARM_R_NO_SUCH_ALARM;
+    else if (c->deadline_ns != 0 && now > c->deadline_ns)
+        rc = -ALARM_R_EXPIRED;
     else {
         if (rt->alarms[i].cond < RT_CONDS)
             w.flags = rt->points[rt->alarms[i].point].last_flags;
-        res.from = rt->alarms[i].a.state;
         rc = step(rt, i, command_event(c->op), c, &w);
     }
     if (rc < 0) {

@@ -1267,7 +1267,8 @@ static void test_names(void **state)
     assert_int_equal(ALARM_R_NOT_OUT_OF_SERVICE, 14);
     assert_int_equal(ALARM_R_INHIBITED, 15);
     assert_int_equal(ALARM_R_NO_SUCH_ALARM, 16);
-    assert_int_equal(ALARM_R_COUNT, 17);
+    assert_int_equal(ALARM_R_EXPIRED, 17);
+    assert_int_equal(ALARM_R_COUNT, 18);
     assert_string_equal(alarm_reason_name(ALARM_R_NO_SUCH_ALARM), "no_such_alarm");
 
     /* Active list membership, from ISA-18.2 as alerta groups it. */

@@ -338,6 +338,7 @@ struct cmd_args {
     int64_t shelve_ms;
     bool one_shot;
     uint8_t source;
+    int64_t deadline_ns; /* 0: none */
 };
 
 static void push_cmd(struct fx *f, const struct msg_command *c)
@@ -383,6 +384,7 @@ static uint64_t send_cmd(struct fx *f, const struct cmd_args *a)
     c.one_shot = a->one_shot;
     c.shelve_ms = a->shelve_ms;
     c.utc_ms = pgtime_utc_ms();
+    c.deadline_ns = a->deadline_ns;
     snprintf(c.user, sizeof(c.user), "%s", a->user ? a->user : "zhang.wei");
     snprintf(c.reason, sizeof(c.reason), "%s", a->reason ? a->reason : "");
     push_cmd(f, &c);
@@ -1673,6 +1675,42 @@ static void test_restore_extreme_times(void **state)
         fail_msg("%d of 3 extreme restores did not survive", failed);
 }
 
+/*
+ * A command taken after its source's deadline (its officer was told "timeout") is never
+ * carried out: it is refused as expired, journalled, and the alarm is left as it was.
+ * One within its deadline is carried out as usual.
+ */
+static void test_expired_command(void **state)
+{
+    struct fx *f = *state;
+    size_t l1 = alarm_of(f, P0, MSG_LIMIT_LEVEL1);
+    struct msg_cmd_result r;
+    struct msg_event e;
+
+    push_sample(f, P0, 25.0);
+    (void)expect_step(f, l1, ALARM_EV_ALM, ALARM_NORMAL, ALARM_UNACK);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+            .rights = ALARM_RIGHT_ACK, .deadline_ns = pgtime_mono_ns() - 1);
+    assert_int_equal(r.status, -ALARM_R_EXPIRED);
+    assert_int_equal(r.from, ALARM_UNACK);
+    assert_int_equal(r.to, ALARM_UNACK);
+    e = next_event(f);
+    assert_int_equal(e.type, MSG_EV_REJECTED);
+    assert_int_equal(e.status, -ALARM_R_EXPIRED);
+    assert_int_equal(e.seq, r.seq);
+    assert_string_equal(e.user, "zhang.wei");
+    assert_int_equal(view(f, l1).state, ALARM_UNACK);
+    r = CMD(f, .op = MSG_CMD_SILENCE, .point = MSG_POINT_ALL, .rights = ALARM_RIGHT_ACK,
+            .deadline_ns = pgtime_mono_ns() - 1);
+    assert_int_equal(r.status, -ALARM_R_EXPIRED);
+    (void)next_event(f);
+    assert_int_equal(rtloop_outputs(f->rt), BEACON | SIREN);
+    r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
+            .rights = ALARM_RIGHT_ACK, .deadline_ns = pgtime_mono_ns() + 60 * PGTIME_NS_PER_S);
+    assert_int_equal(r.status, 0);
+    assert_int_equal(r.to, ALARM_ACKED);
+}
+
 /* ---- a recorder that cannot write -------------------------------------------------- */
 
 /*
@@ -2238,6 +2276,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_vote, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_shelve, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_stuck_recorder, setup_main, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_expired_command, setup_main_started,
+                                        teardown_fx),
         cmocka_unit_test_setup_teardown(test_silence_relays, setup_main_started,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_test_flagged_alarm_drives_no_relay,
