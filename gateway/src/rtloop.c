@@ -95,6 +95,9 @@ struct rt_area {
     struct rules_member *scratch;
     size_t n_members;
     bool dirty; /* a member's conditions changed: count the vote again */
+    /* rtloop_restore(): the saved first-out taken so far, by its activation time. */
+    bool restored_first;
+    int64_t restored_first_ms;
 };
 
 /* When and on what evidence a step happens. */
@@ -1316,8 +1319,23 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
         int64_t since = al->since_utc_ms, active = al->active_utc_ms;
 
         t.at_ns = now - span_ns(saved->active_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);
-        /* account() keeps the area's count and the relays; the times stay saved. */
+        struct alarm_area keep = ar->fo;
+        bool kept_flag = keep.has_first && keep.first_out < rt->n_alarms &&
+                         rt->alarms[keep.first_out].a.first_out;
+        uint32_t active_now;
+
+        /*
+         * account() counts the alarm in its area and drives the relays; the times stay
+         * saved, and the first-out is the records' (below), not the order of restoring.
+         */
         account(rt, i, &t, &w);
+        active_now = ar->fo.active;
+        ar->fo = keep;
+        ar->fo.active = active_now;
+        if (keep.has_first && keep.first_out < rt->n_alarms && keep.first_out != i) {
+            rt->alarms[keep.first_out].a.first_out = kept_flag;
+            publish(rt, keep.first_out);
+        }
         al->since_utc_ms = since;
         al->active_utc_ms = active;
     }
@@ -1327,7 +1345,15 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
      * that started the series the officers are working through.
      */
     al->a.first_out = false;
-    if (saved->flags & MSG_F_FIRST_OUT) {
+    /*
+     * A holder's flag is cleared in memory when a new series starts, without an event of
+     * its own, so an old series' first-out can still carry the flag in the store. The
+     * newest activation among the flagged records is the current series'.
+     */
+    if ((saved->flags & MSG_F_FIRST_OUT) &&
+        (!ar->restored_first || saved->active_utc_ms > ar->restored_first_ms)) {
+        ar->restored_first = true;
+        ar->restored_first_ms = saved->active_utc_ms;
         if (ar->fo.has_first && ar->fo.first_out != i &&
             ar->fo.first_out < rt->n_alarms) {
             rt->alarms[ar->fo.first_out].a.first_out = false;

@@ -1482,6 +1482,40 @@ static void test_restore_shelve_expired(void **state)
     expect_step(f, l1, ALARM_EV_RTN, ALARM_UNACK, ALARM_RTN_UNACK);
 }
 
+/*
+ * The store can hold the first-out flag of an old series next to the current one's: a
+ * holder's flag is cleared in memory, without an event, when a new series starts. The
+ * restored first-out is the newest flagged activation, whatever the order of restoring,
+ * and an unflagged alarm restored with an earlier activation does not take it.
+ */
+static void test_restore_first_out(void **state)
+{
+    struct fx *f = *state;
+    int64_t now = pgtime_utc_ms();
+    size_t p0 = alarm_of(f, P0, MSG_LIMIT_LEVEL1), p1 = alarm_of(f, P1, MSG_LIMIT_LEVEL1);
+    size_t p0l2 = alarm_of(f, P0, MSG_LIMIT_LEVEL2);
+    /* Series 1: p1, now shelved. Series 2: p0, unack; its level-2 came earlier in time
+     * by its record but carries no flag. */
+    struct rtloop_alarm old = saved_of(f, P1, MSG_LIMIT_LEVEL1, ALARM_SHELVED,
+                                       MSG_F_FIRST_OUT | MSG_F_CONDITION, now);
+    struct rtloop_alarm cur = saved_of(f, P0, MSG_LIMIT_LEVEL1, ALARM_UNACK,
+                                       MSG_F_FIRST_OUT | MSG_F_CONDITION, now);
+    struct rtloop_alarm other = saved_of(f, P0, MSG_LIMIT_LEVEL2, ALARM_UNACK,
+                                         MSG_F_CONDITION, now);
+
+    old.shelve = ALARM_SHELVE_TIMED;
+    old.shelve_until_utc_ms = now + 600000;
+    old.active_utc_ms = now - 3600000;
+    cur.active_utc_ms = now - 60000;
+    other.active_utc_ms = now - 90000;
+    assert_int_equal(rtloop_restore(f->rt, &cur, now), 0);
+    assert_int_equal(rtloop_restore(f->rt, &other, now), 0);
+    assert_int_equal(rtloop_restore(f->rt, &old, now), 0);
+    assert_true(view(f, p0).flags & MSG_F_FIRST_OUT);
+    assert_false(view(f, p1).flags & MSG_F_FIRST_OUT);
+    assert_false(view(f, p0l2).flags & MSG_F_FIRST_OUT);
+}
+
 /* A shelve with time left resumes with what is left of it, not the whole length again. */
 static void test_restore_shelve_resumes(void **state)
 {
@@ -2292,6 +2326,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_restore_shelve_resumes, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_corrupt, setup_main, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_restore_first_out, setup_main, teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_shelve_bounded, setup_main,
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_extreme_times, setup_main,
