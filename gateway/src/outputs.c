@@ -30,6 +30,27 @@ static bool serves_area(const struct config_output *o, size_t area)
     return area < CONFIG_MAX_AREAS && (o->areas[area / 64] >> (area % 64) & 1u);
 }
 
+/*
+ * Whether a siren serves this area and no other. A siren shared with other areas may be
+ * sounding for their alarms, which an officer silencing one area has not seen: only a
+ * silence of every area stops it.
+ */
+static bool serves_only(const struct config *cfg, const struct config_output *o,
+                        size_t area)
+{
+    if (area >= CONFIG_MAX_AREAS || !serves_area(o, area))
+        return false;
+    if (o->all_areas)
+        return cfg->n_areas <= 1;
+    for (size_t w = 0; w < CONFIG_MAX_AREAS / 64; w++) {
+        uint64_t others = o->areas[w] & ~(w == area / 64 ? UINT64_C(1) << (area % 64) : 0);
+
+        if (others != 0)
+            return false;
+    }
+    return true;
+}
+
 void outputs_init(struct outputs_state *s)
 {
     memset(s, 0, sizeof(*s));
@@ -102,7 +123,7 @@ uint32_t outputs_silence(struct outputs_state *s, const struct config *cfg, uint
 
         if (o->role != CONFIG_OUTPUT_SIREN || s->unack[i] == 0 || (s->silenced & bit))
             continue;
-        if (area == MSG_POINT_ALL || serves_area(o, area))
+        if (area == MSG_POINT_ALL || serves_only(cfg, o, area))
             done |= bit;
     }
     s->silenced |= done;

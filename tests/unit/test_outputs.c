@@ -194,14 +194,14 @@ static const struct scenario scenarios[] = {
       STEP(1, NORMAL, UNACK, true, B0 | B1), STEP(1, UNACK, SUPPRESSED, false, 0),
       STEP(1, SUPPRESSED, UNACK, true, B0 | B1), STEP(1, UNACK, OUT_OF_SERVICE, false, 0),
       END}},
-    {"silence by area: only the sirens serving that area",
+    {"silence by area: only the sirens serving that area alone",
      {{1, 1, false}},
-     {STEP(0, NORMAL, UNACK, true, B0 | B1 | B2 | B3), SILENCE(0, B1, B0 | B2 | B3),
-      SILENCE(1, B3, B0 | B2), STEP(0, UNACK, ACKED, false, B0 | B2), END}},
-    {"silencing area 1 silences the site-wide siren too",
+     {STEP(0, NORMAL, UNACK, true, B0 | B1 | B2 | B3), SILENCE(0, 0, B0 | B1 | B2 | B3),
+      SILENCE(1, B3, B0 | B1 | B2), STEP(0, UNACK, ACKED, false, B0 | B2), END}},
+    {"an area's silence leaves a shared siren to a silence of every area",
      {{1, 1, false}},
-     {STEP(0, NORMAL, UNACK, true, B0 | B1 | B2 | B3), SILENCE(1, B1 | B3, B0 | B2),
-      END}},
+     {STEP(0, NORMAL, UNACK, true, B0 | B1 | B2 | B3), SILENCE(1, B3, B0 | B1 | B2),
+      SILENCE(ALL, B1, B0 | B2), END}},
     {"silencing an area whose sirens are quiet does nothing",
      {{2, 1, false}},
      {STEP(0, NORMAL, UNACK, true, B0 | B2 | B3), SILENCE(0, 0, B0 | B2 | B3), END}},
@@ -436,8 +436,10 @@ static void test_random_vs_recount(void **state)
 
             for (size_t i = 0; i < N_RANDOM_RELAYS; i++) {
                 const struct config_output *o = &cfg.outputs.out[i];
+                /* An area's silence stops only the sirens of that area alone. */
                 bool serves =
-                    ar == MSG_POINT_ALL || o->all_areas || (o->areas[0] >> ar & 1u);
+                    ar == MSG_POINT_ALL || (o->all_areas ? cfg.n_areas <= 1
+                                                         : o->areas[0] == UINT64_C(1) << ar);
 
                 if (o->role == CONFIG_OUTPUT_SIREN && serves && s.unack[i] > 0 &&
                     !(silenced >> i & 1u))
