@@ -540,6 +540,23 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
 }
 
 /*
+ * An alarm counted as a drill whose evidence is now real (its device left test mode
+ * with the condition still true, or a real detector joined a vote) moves to the plant's
+ * relays, and sounds them if it is unacknowledged: a drill must never hide a leak.
+ */
+static void promote(struct rtloop *rt, uint32_t i)
+{
+    struct rt_alarm *al = &rt->alarms[i];
+    unsigned st = al->a.state;
+
+    if (!alarm_state_active(st) || al->driving == al->outputs)
+        return;
+    outputs_step(&rt->out, rt->cfg, al->driving, st, ALARM_NORMAL, false);
+    al->driving = al->outputs;
+    outputs_step(&rt->out, rt->cfg, al->driving, ALARM_NORMAL, st, unack_state(st));
+}
+
+/*
  * Apply one event to alarm i, journal it and account for it. c is the operator command
  * behind it, or NULL for a process event. Returns alarm_step()'s result.
  */
@@ -663,6 +680,12 @@ static void evaluate(struct rtloop *rt, const struct msg_sample *s)
      * on it, they time it towards the instrument fault instead.
      */
     out = rules_point_sample(&p->cfg, &p->st, s->quality, s->value, s->mono_ns);
+    if ((p->last_flags & MSG_F_TEST) && !(s->flags & MSG_F_TEST)) {
+        for (unsigned c = 0; c < RT_CONDS; c++) {
+            if (p->alarm_of[c] != RT_NONE)
+                promote(rt, p->alarm_of[c]);
+        }
+    }
     p->last_quality = s->quality;
     p->last_flags = s->flags;
     if (!ring_push(rt->readings, s))
@@ -806,7 +829,7 @@ static void run_votes(struct rtloop *rt, int64_t now, int64_t *utc)
 {
     for (size_t a = 0; a < rt->cfg->n_areas; a++) {
         struct rt_area *ar = &rt->areas[a];
-        bool cond;
+        bool cond, real = false;
 
         if (!ar->dirty || ar->vote_alarm == RT_NONE) {
             ar->dirty = false;
@@ -819,12 +842,18 @@ static void run_votes(struct rtloop *rt, int64_t now, int64_t *utc)
             const struct rt_point *p = &rt->points[ar->members[m]];
 
             ar->scratch[m] = rules_point_member(&p->cfg, &p->st);
+            if (ar->scratch[m].alarm)
+                real |= !(p->last_flags & MSG_F_TEST);
         }
         cond = rules_vote(&rt->cfg->areas[a].vote, ar->scratch, ar->n_members);
         if (cond != rt->alarms[ar->vote_alarm].a.condition) {
-            struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD, 0};
+            /* A vote carried by drills alone is a drill: it drives the test relays. */
+            struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD,
+                                (uint8_t)(cond && !real ? MSG_F_TEST : 0)};
 
             (void)step(rt, ar->vote_alarm, cond ? ALARM_EV_ALM : ALARM_EV_RTN, NULL, &w);
+        } else if (cond && real) {
+            promote(rt, ar->vote_alarm);
         }
     }
 }
@@ -1313,9 +1342,12 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
             .annunciate = unack_state(al->a.state),
             .condition = cond,
         };
-        /* A drill's alarm stays a drill: it drives only the relays that take tests. */
-        struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD,
-                            (uint8_t)(saved->flags & MSG_F_TEST)};
+        /*
+         * The plant's relays, even for a record flagged test: the flag says only that
+         * the alarm's last event came from a device in test mode (an ack during a
+         * proof test, say), not that the condition is a drill. When unsure, sound.
+         */
+        struct rt_when w = {now, now_utc_ms, MSG_Q_GOOD, 0};
         int64_t since = al->since_utc_ms, active = al->active_utc_ms;
 
         t.at_ns = now - span_ns(saved->active_utc_ms, now_utc_ms, RT_RESTORE_MAX_AGE_NS);

@@ -1317,6 +1317,46 @@ static void test_test_flagged_alarm_drives_no_relay(void **state)
     barrier(f);
     wait_cycles(f, 2); /* drive_outputs() has run since */
     assert_int_equal(rtloop_outputs(f->rt), 0);
+
+    /*
+     * The device leaves test mode and the gas is still there: no new step, but the alarm
+     * is real now, and it must sound on the plant's relays at once.
+     */
+    push_sample(f, P0, 25.0);
+    wait_word(f, BEACON | SIREN);
+    assert_int_equal(view(f, l1).state, ALARM_UNACK);
+}
+
+/*
+ * A vote carried by detectors in test mode alone is a drill; a real detector joining it
+ * makes it real, and the plant's relays sound.
+ */
+static void test_vote_drill(void **state)
+{
+    struct fx *f = *state;
+    size_t vote = alarm_of(f, A2, MSG_LIMIT_VOTE);
+    struct rtloop_alarm v;
+    int64_t end = deadline();
+
+    push_sample_at(f, 0, P2, MSG_Q_GOOD, 25.0, MSG_F_TEST, pgtime_mono_ns());
+    push_sample_at(f, 0, P3, MSG_Q_GOOD, 25.0, MSG_F_TEST, pgtime_mono_ns());
+    while ((v = view(f, vote)).state != ALARM_UNACK) {
+        pump(f);
+        if (pgtime_mono_ns() > end)
+            fail_msg("the drill vote never went unack (%s)", alarm_state_name(v.state));
+        nap();
+    }
+    wait_cycles(f, 2); /* drive_outputs() has run since */
+    assert_int_equal(rtloop_outputs(f->rt), 0);
+    pump(f);
+    for (size_t k = 0; k < f->n_ev; k++) {
+        if (f->ev[k].limit == MSG_LIMIT_VOTE)
+            assert_true(f->ev[k].flags & MSG_F_TEST);
+    }
+    f->next_ev = f->n_ev;
+    /* A real detector of the area goes into alarm: the vote is real. */
+    push_sample(f, P4, 25.0);
+    wait_word(f, BEACON | SIREN);
 }
 
 /* ---- timers: on-delay and re-alarm ---------------------------------------------------
@@ -2321,6 +2361,7 @@ int main(void)
                                         teardown_fx),
         cmocka_unit_test_setup_teardown(test_test_flagged_alarm_drives_no_relay,
                                         setup_main_started, teardown_fx),
+        cmocka_unit_test_setup_teardown(test_vote_drill, setup_main_started, teardown_fx),
         cmocka_unit_test_setup_teardown(test_timers, setup_timers, teardown_fx),
         cmocka_unit_test_setup_teardown(test_restore_acked_latching, setup_main,
                                         teardown_fx),
