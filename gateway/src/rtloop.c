@@ -67,6 +67,7 @@ struct rt_alarm {
     int64_t shelve_until_utc_ms;
     uint8_t journalled; /* enum alarm_state the journal last recorded for it */
     bool unjournalled;  /* a step of it could not be journalled: resync it */
+    bool recovered;     /* restored from a damaged record: its resync says so */
 };
 
 struct rt_view {
@@ -748,7 +749,8 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
             .priority = al->cfg->priority,
             .flags = (uint8_t)((al->a.condition ? MSG_F_CONDITION : 0) |
                                (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
-                               (al->cfg->latching ? MSG_F_LATCHING : 0)),
+                               (al->cfg->latching ? MSG_F_LATCHING : 0) |
+                               (al->recovered ? MSG_F_RECOVERED : 0)),
             .quality = al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
             .shelve = al->a.shelve,
             .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
@@ -764,6 +766,7 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
         if (push_event(rt, &ev)) {
             al->seq = ev.seq;
             al->journalled = al->a.state;
+            al->recovered = false;
             publish(rt, i);
         }
     }
@@ -1316,6 +1319,17 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
     al->since_utc_ms = saved->since_utc_ms;
     al->active_utc_ms = saved->active_utc_ms;
     al->seq = saved->seq;
+    /*
+     * The journal and the store hold the record as saved. One made safe is journalled
+     * again as it now stands in the first cycle (a resync event, flagged recovered), so
+     * that the store and the receivers stop showing the damaged state.
+     */
+    al->journalled = saved->state;
+    if (recovered) {
+        al->unjournalled = true;
+        al->recovered = true;
+        rt->resync_pending = true;
+    }
     al->shelve_until_utc_ms = 0;
     if (al->a.state == ALARM_SHELVED) {
         /*

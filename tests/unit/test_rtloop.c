@@ -1651,6 +1651,21 @@ static void test_restore_corrupt(void **state)
      * restored with its condition but no member is in alarm: the first count returns it.
      */
     fx_start(f);
+    /*
+     * First, each record made safe is journalled again as it stands, flagged recovered,
+     * with the damaged saved state as its from (no name for one out of range).
+     */
+    for (i = 0; i < N_ELEMS(rows); i++) {
+        struct msg_event e = next_event(f);
+
+        assert_int_equal(e.type, MSG_EV_RESYNC);
+        assert_true(e.flags & MSG_F_RECOVERED);
+        assert_true(e.flags & MSG_F_CONDITION);
+        assert_int_equal(e.to, ALARM_UNACK);
+        assert_int_equal(e.alarm, alarm_of(f, rows[i].point, rows[i].limit));
+        assert_int_equal(e.from, rows[i].state);
+        assert_int_equal(e.seq, f->first_seq + i);
+    }
     expect_step(f, alarm_of(f, A2, MSG_LIMIT_VOTE), ALARM_EV_RTN, ALARM_UNACK,
                 ALARM_LATCHED_UNACK);
     wait_word(f, BEACON | SIREN);
