@@ -544,6 +544,11 @@ static int print_reply(const struct args *a, const char *line, int argc, char **
                    : "accepted",
                num_of(r, "seq"));
     }
+    if (err == NULL && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(r, "recorded")))
+        fprintf(stderr,
+                "parkguardctl: %s: done, but not yet recorded in the gateway's store "
+                "(its disk may be failing); check the gateway's log\n",
+                what);
     cJSON_Delete(r);
     return rc;
 }

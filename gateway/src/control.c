@@ -552,6 +552,8 @@ struct control {
     struct late late[CONTROL_LATE_MAX];
     size_t n_late;
     struct client clients[CONTROL_MAX_CLIENTS];
+    uint64_t (*committed)(void *arg); /* control_set_journal() */
+    void *committed_arg;
     pthread_t thread;
     bool started;
 };
@@ -697,8 +699,9 @@ static void refusal_text(const struct config *cfg, const struct msg_command *cmd
         (void)snprintf(buf, len, "there is no alarm %s", what);
         return;
     case ALARM_R_EXPIRED:
-        (void)snprintf(buf, len, "not carried out: it waited longer than %d ms for the "
-                                 "real-time loop; look at the alarm again and repeat it",
+        (void)snprintf(buf, len,
+                       "not carried out: it waited longer than %d ms for the "
+                       "real-time loop; look at the alarm again and repeat it",
                        CONTROL_RESULT_TIMEOUT_MS);
         return;
     case ALARM_R_NOT_ACTIVE:
@@ -845,11 +848,32 @@ static int round_trip(struct control *c, struct msg_command *cmd,
     return -ETIMEDOUT;
 }
 
+/*
+ * Wait, CONTROL_RESULT_TIMEOUT_MS at most, until the journal event seq is durably
+ * stored. The recorder commits an event within milliseconds unless its disk is failing;
+ * a short poll is plenty for an officer's command and costs the RT loop nothing.
+ */
+static bool wait_recorded(struct control *c, uint64_t seq)
+{
+    int64_t deadline = pgtime_mono_ns() + CONTROL_RESULT_TIMEOUT_MS * PGTIME_NS_PER_MS;
+    struct timespec nap = {0, 2 * 1000 * 1000};
+
+    if (c->committed == NULL)
+        return true;
+    while (c->committed(c->committed_arg) < seq) {
+        if (pgtime_mono_ns() > deadline)
+            return false;
+        (void)nanosleep(&nap, NULL);
+    }
+    return true;
+}
+
 static char *serve_command(struct control *c, struct control_request *req,
                            const struct client *peer)
 {
     struct msg_command *cmd = &req->cmd;
     struct msg_cmd_result r;
+    bool recorded;
     char what[2 * CONFIG_ID_LEN + 16], detail[CONTROL_DETAIL_LEN], uid[32] = "";
     bool ok = true;
     cJSON *o;
@@ -874,8 +898,9 @@ static char *serve_command(struct control *c, struct control_request *req,
             "control: %s %s by %s%s: no answer from the real-time loop within %d ms",
             msg_cmd_name(cmd->op), what, cmd->user, uid, CONTROL_RESULT_TIMEOUT_MS);
         (void)snprintf(detail, sizeof(detail),
-                       "no answer within %d ms: the command may still take effect; check "
-                       "the alarm list",
+                       "no answer within %d ms: if the real-time loop took it in time it "
+                       "took effect, if not it never will (it expires); check the alarm "
+                       "list",
                        CONTROL_RESULT_TIMEOUT_MS);
         return reply_error(req, control_error_name(CONTROL_E_TIMEOUT), detail);
     }
@@ -898,6 +923,13 @@ static char *serve_command(struct control *c, struct control_request *req,
         return reply_print(o, ok);
     }
 
+    recorded = wait_recorded(c, r.seq);
+    if (c->committed != NULL && !recorded)
+        log_warn(
+            "control: %s %s by %s%s (seq %llu) is done but not yet in the store after "
+            "%d ms",
+            msg_cmd_name(cmd->op), what, cmd->user, uid, (unsigned long long)r.seq,
+            CONTROL_RESULT_TIMEOUT_MS);
     log_info("control: %s %s by %s%s: %s %s -> %s (seq %llu)%s%s", msg_cmd_name(cmd->op),
              what, cmd->user, uid, r.status == 0 ? "accepted" : "no change",
              alarm_state_name(r.from), alarm_state_name(r.to), (unsigned long long)r.seq,
@@ -910,6 +942,8 @@ static char *serve_command(struct control *c, struct control_request *req,
             add_str(o, "to", alarm_state_name(r.to), &ok);
         }
         add_num(o, "seq", (double)r.seq, &ok);
+        if (c->committed != NULL)
+            add_bool(o, "recorded", recorded, &ok);
     }
     return reply_print(o, ok);
 }
@@ -1112,7 +1146,8 @@ static char *serve_status(struct control *c, const struct control_request *req)
     add_num(o, "commands_rejected", (double)st.commands_rejected, &ok);
     add_num(o, "rt_cycles", (double)st.cycles, &ok);
     add_bool(o, "rt_fifo", st.fifo, &ok);
-    /* The loop's own timing, as in the metrics: what an officer's "is it healthy" needs. */
+    /* The loop's own timing, as in the metrics: what an officer's "is it healthy" needs.
+     */
     add_num(o, "rt_period_ms", (double)c->cfg->rt.period_ms, &ok);
     add_num(o, "rt_overruns", (double)st.overruns, &ok);
     add_num(o, "rt_max_late_us", (double)(st.max_late_ns / 1000), &ok);
@@ -1640,4 +1675,10 @@ void control_close(struct control *c)
     if (c->stop_fd >= 0)
         (void)close(c->stop_fd);
     free(c);
+}
+
+void control_set_journal(struct control *c, uint64_t (*committed)(void *arg), void *arg)
+{
+    c->committed = committed;
+    c->committed_arg = arg;
 }

@@ -122,6 +122,15 @@ int control_start(struct control *c);
 /* Wake the thread, close its connections, join it and unlink the socket. Idempotent. */
 void control_stop(struct control *c);
 
+/*
+ * Before control_start(): how to learn the highest journal sequence number durably
+ * stored (recorder_committed_seq()). With it, an accepted command is reported as
+ * "recorded" only once its event is on disk; an officer is never told a command was
+ * done while a power cut could still undo it without saying so. Without it (tests),
+ * replies carry no "recorded".
+ */
+void control_set_journal(struct control *c, uint64_t (*committed)(void *arg), void *arg);
+
 /* Stop if needed and free. control_close(NULL) does nothing. */
 void control_close(struct control *c);
 

@@ -139,9 +139,11 @@ static int restore_one(void *arg, const struct store_alarm *a)
      * restores in the safe state.
      */
     struct rtloop_alarm saved = {
-        .state = a->state >= 0 && a->state < ALARM_STATE_COUNT ? (uint8_t)a->state
-                                                                : (uint8_t)ALARM_STATE_COUNT,
-        .shelve = a->shelve >= 0 && a->shelve <= UINT8_MAX ? (uint8_t)a->shelve : UINT8_MAX,
+        .state = a->state >= 0 && a->state < ALARM_STATE_COUNT
+                     ? (uint8_t)a->state
+                     : (uint8_t)ALARM_STATE_COUNT,
+        .shelve =
+            a->shelve >= 0 && a->shelve <= UINT8_MAX ? (uint8_t)a->shelve : UINT8_MAX,
         .flags = (uint8_t)(a->flags & 0xff),
         .seq = a->seq,
         .since_utc_ms = a->since_ms,
@@ -214,6 +216,11 @@ static int audit_overrides(struct daemon *d)
     else
         store_rollback(d->store);
     return rc;
+}
+
+static uint64_t read_committed(void *arg)
+{
+    return recorder_committed_seq(arg);
 }
 
 static uint32_t read_outputs(void *arg)
@@ -328,6 +335,7 @@ static int daemon_start(struct daemon *d)
             log_error("control socket %s: %s", cfg->control.socket, strerror(-rc));
             return rc;
         }
+        control_set_journal(d->ctl, read_committed, d->rec);
     }
     for (size_t b = 0; b < cfg->n_buses; b++) {
         d->pollers[b] = poller_new(cfg, b, d->sample_rings[b]);
@@ -404,10 +412,11 @@ static void publish_metrics(struct daemon *d)
      * wait; the alarms went on, and were resynchronised. It is rare and it matters.
      */
     if (m.rt.journal_gaps > d->gaps_seen) {
-        log_error("journal: %llu alarm event(s) could not be recorded in the last %d s; the "
-                  "alarms and relays went on, and each alarm concerned is journalled again "
-                  "as it stands once the store accepts writes",
-                  (unsigned long long)(m.rt.journal_gaps - d->gaps_seen), METRICS_PERIOD_S);
+        log_error(
+            "journal: %llu alarm event(s) could not be recorded in the last %d s; the "
+            "alarms and relays went on, and each alarm concerned is journalled again "
+            "as it stands once the store accepts writes",
+            (unsigned long long)(m.rt.journal_gaps - d->gaps_seen), METRICS_PERIOD_S);
         d->gaps_seen = m.rt.journal_gaps;
     }
     recorder_stats(d->rec, &m.rec);

@@ -163,16 +163,16 @@ enum msg_source {
  * checks them against the command through the alarm state machine.
  */
 struct msg_command {
-    uint64_t req;      /* the source's own id, echoed in the result */
-    uint32_t point;    /* point index; area index for MSG_LIMIT_VOTE and for SILENCE
-                          (or MSG_POINT_ALL) */
-    uint8_t op;        /* enum msg_cmd_op */
-    uint8_t limit;     /* enum msg_limit: which alarm of the point; unused by SILENCE */
-    uint8_t rights;    /* ALARM_RIGHT_* granted to user */
-    uint8_t source;    /* enum msg_source */
-    bool one_shot;     /* SHELVE: one-shot instead of timed */
-    int64_t shelve_ms; /* SHELVE, timed: how long */
-    int64_t utc_ms;    /* when the source received it */
+    uint64_t req;        /* the source's own id, echoed in the result */
+    uint32_t point;      /* point index; area index for MSG_LIMIT_VOTE and for SILENCE
+                            (or MSG_POINT_ALL) */
+    uint8_t op;          /* enum msg_cmd_op */
+    uint8_t limit;       /* enum msg_limit: which alarm of the point; unused by SILENCE */
+    uint8_t rights;      /* ALARM_RIGHT_* granted to user */
+    uint8_t source;      /* enum msg_source */
+    bool one_shot;       /* SHELVE: one-shot instead of timed */
+    int64_t shelve_ms;   /* SHELVE, timed: how long */
+    int64_t utc_ms;      /* when the source received it */
     int64_t deadline_ns; /* CLOCK_MONOTONIC: refused as expired if taken later; 0 none */
     char user[MSG_USER_LEN];     /* NUL-terminated, non-empty */
     char reason[MSG_REASON_LEN]; /* NUL-terminated, may be empty */

@@ -43,7 +43,8 @@ static bool serves_only(const struct config *cfg, const struct config_output *o,
     if (o->all_areas)
         return cfg->n_areas <= 1;
     for (size_t w = 0; w < CONFIG_MAX_AREAS / 64; w++) {
-        uint64_t others = o->areas[w] & ~(w == area / 64 ? UINT64_C(1) << (area % 64) : 0);
+        uint64_t others =
+            o->areas[w] & ~(w == area / 64 ? UINT64_C(1) << (area % 64) : 0);
 
         if (others != 0)
             return false;

@@ -60,6 +60,7 @@ struct recorder {
     uint64_t flush_req, flush_done;
 
     _Atomic uint64_t n_events, n_readings, n_dropped, n_delivered, n_errors;
+    _Atomic uint64_t committed_seq; /* the highest event seq durably committed */
 };
 
 struct recorder *recorder_new(const struct config *cfg, struct store *st,
@@ -198,6 +199,12 @@ static int commit(struct recorder *rec, bool force)
         return rc;
     }
     feed_kpi(rec);
+    for (size_t i = 0; i < rec->n_ev; i++) {
+        if (rec->ev[i].seq >
+            atomic_load_explicit(&rec->committed_seq, memory_order_relaxed))
+            atomic_store_explicit(&rec->committed_seq, rec->ev[i].seq,
+                                  memory_order_release);
+    }
     atomic_fetch_add(&rec->n_events, rec->n_ev);
     atomic_fetch_add(&rec->n_delivered, rec->n_ack);
     atomic_fetch_add(&rec->n_readings, rec->n_rd);
@@ -373,4 +380,9 @@ int recorder_kpi(struct recorder *rec, int64_t now_ms, struct kpi_figures *out)
     kpi_snapshot(rec->kpi, now_ms, out);
     (void)pthread_mutex_unlock(&rec->kpi_lock);
     return 0;
+}
+
+uint64_t recorder_committed_seq(struct recorder *rec)
+{
+    return atomic_load_explicit(&rec->committed_seq, memory_order_acquire);
 }

@@ -61,6 +61,12 @@ void recorder_free(struct recorder *rec);
 void recorder_stats(struct recorder *rec, struct recorder_stats *out);
 
 /*
+ * The highest event sequence number committed to the store (synchronous=FULL), from
+ * any thread: an event at or below it survives a power cut. 0 before the first commit.
+ */
+uint64_t recorder_committed_seq(struct recorder *rec);
+
+/*
  * Before recorder_start(): keep the alarm KPIs (kpi.h) of n_alarms alarms, fed with every
  * alarm event once it is committed. Returns 0 or -ENOMEM.
  */

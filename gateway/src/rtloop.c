@@ -29,7 +29,7 @@
  * sample costs well under 0.5 us here (docs/benchmarks.md), so 8192 of them stay under
  * about 4 ms, within a 10 ms period even on a slower core. The rest wait a cycle.
  */
-#define RTLOOP_MAX_SAMPLES_PER_CYCLE 8192
+#define RTLOOP_MAX_SAMPLES_PER_CYCLE  8192
 #define RTLOOP_MAX_COMMANDS_PER_CYCLE 64
 /*
  * How long samples, timers and commands may wait for room in the event ring. A recorder
@@ -751,7 +751,8 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
                                (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
                                (al->cfg->latching ? MSG_F_LATCHING : 0) |
                                (al->recovered ? MSG_F_RECOVERED : 0)),
-            .quality = al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
+            .quality =
+                al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
             .shelve = al->a.shelve,
             .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
             .setpoint = al->setpoint,

@@ -598,10 +598,9 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
     sqlite3_stmt *q = st->add_event;
     const char *target = target_of(st, ev);
     bool on_point = !about_area(ev) && ev->point < st->n_points;
-    bool alarm =
-        (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC ||
-         ev->type == MSG_EV_REJECTED) &&
-        !is_silence(ev);
+    bool alarm = (ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC ||
+                  ev->type == MSG_EV_REJECTED) &&
+                 !is_silence(ev);
     int rc;
 
     /*
@@ -610,7 +609,8 @@ int store_add_event(struct store *st, const struct msg_event *ev, const char *to
      * under target "*", rather than blocking the journal behind it.
      */
     if (ev->type >= MSG_EV_TYPE_COUNT ||
-        ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC || ev->type == MSG_EV_MAINT) &&
+        ((ev->type == MSG_EV_ALARM || ev->type == MSG_EV_RESYNC ||
+          ev->type == MSG_EV_MAINT) &&
          (ev->limit == MSG_LIMIT_VOTE ? ev->point >= st->cfg->n_areas : !on_point)))
         return -EINVAL;
     (void)sqlite3_bind_int64(q, 1, (int64_t)ev->seq);

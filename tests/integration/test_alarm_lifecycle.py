@@ -196,6 +196,8 @@ def main(r, h):
     rc, rep = ctl(OFFICER, "ack", POINT, "level2")
     r.check(rc == 0 and rep and (rep.get("from"), rep.get("to")) == ("unack", "acked"),
             "ack is accepted: unack -> acked (%r)" % rep)
+    r.check(rep and rep.get("recorded") is True,
+            "the reply comes once the ack is in the store (recorded: %r)" % rep)
     ack = wait_msg(sub, "level2", "ack", 10)
     r.check(ack.get("user") == OFFICER and ack["to"] == "acked",
             "the ack reaches the broker with the officer id (%r)" % ack)

@@ -902,20 +902,25 @@ static void test_timeout_and_busy(void **state)
     expect_line(
         f, req,
         "{\"id\":1,\"ok\":false,\"error\":\"timeout\",\"detail\":\"no answer within "
-        "2000 ms: the command may still take effect; check the alarm list\"}");
+        "2000 ms: if the real-time loop took it in time it took effect, if not it "
+        "never will (it expires); check the alarm list\"}");
     assert_true(pgtime_mono_ns() - t0 >= 2 * PGTIME_NS_PER_S);
     snprintf(req, sizeof(req), ack, 2);
     expect_line(
         f, req,
         "{\"id\":2,\"ok\":false,\"error\":\"timeout\",\"detail\":\"no answer within "
-        "2000 ms: the command may still take effect; check the alarm list\"}");
+        "2000 ms: if the real-time loop took it in time it took effect, if not it "
+        "never will (it expires); check the alarm list\"}");
     snprintf(req, sizeof(req), ack, 3);
     expect_line(
         f, req,
         "{\"id\":3,\"ok\":false,\"error\":\"busy\",\"detail\":\"the real-time loop took "
         "no command within 2000 ms; nothing was done\"}");
 
-    /* The loop comes back: the two late answers are consumed, then ours. */
+    /*
+     * The loop comes back: it refuses the two commands it finds past their deadline
+     * (expired, journalled), their late answers are consumed, then ours.
+     */
     fx_start_rt(f);
     snprintf(req, sizeof(req), ack, 4);
     expect_line(

@@ -438,8 +438,8 @@ static void test_random_vs_recount(void **state)
                 const struct config_output *o = &cfg.outputs.out[i];
                 /* An area's silence stops only the sirens of that area alone. */
                 bool serves =
-                    ar == MSG_POINT_ALL || (o->all_areas ? cfg.n_areas <= 1
-                                                         : o->areas[0] == UINT64_C(1) << ar);
+                    ar == MSG_POINT_ALL ||
+                    (o->all_areas ? cfg.n_areas <= 1 : o->areas[0] == UINT64_C(1) << ar);
 
                 if (o->role == CONFIG_OUTPUT_SIREN && serves && s.unack[i] > 0 &&
                     !(silenced >> i & 1u))

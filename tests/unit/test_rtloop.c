@@ -1545,8 +1545,8 @@ static void test_restore_first_out(void **state)
                                        MSG_F_FIRST_OUT | MSG_F_CONDITION, now);
     struct rtloop_alarm cur = saved_of(f, P0, MSG_LIMIT_LEVEL1, ALARM_UNACK,
                                        MSG_F_FIRST_OUT | MSG_F_CONDITION, now);
-    struct rtloop_alarm other = saved_of(f, P0, MSG_LIMIT_LEVEL2, ALARM_UNACK,
-                                         MSG_F_CONDITION, now);
+    struct rtloop_alarm other =
+        saved_of(f, P0, MSG_LIMIT_LEVEL2, ALARM_UNACK, MSG_F_CONDITION, now);
 
     old.shelve = ALARM_SHELVE_TIMED;
     old.shelve_until_utc_ms = now + 600000;
@@ -1800,7 +1800,8 @@ static void test_expired_command(void **state)
     (void)next_event(f);
     assert_int_equal(rtloop_outputs(f->rt), BEACON | SIREN);
     r = CMD(f, .op = MSG_CMD_ACK, .point = P0, .limit = MSG_LIMIT_LEVEL1,
-            .rights = ALARM_RIGHT_ACK, .deadline_ns = pgtime_mono_ns() + 60 * PGTIME_NS_PER_S);
+            .rights = ALARM_RIGHT_ACK,
+            .deadline_ns = pgtime_mono_ns() + 60 * PGTIME_NS_PER_S);
     assert_int_equal(r.status, 0);
     assert_int_equal(r.to, ALARM_ACKED);
 }
@@ -1843,7 +1844,8 @@ static void test_stuck_recorder(void **state)
     assert_true(st.event_backpressure > 0);
     assert_int_equal(st.events, 0);
 
-    /* The recorder recovers: the fillers, then one resync per alarm, from seq first_seq. */
+    /* The recorder recovers: the fillers, then one resync per alarm, from seq first_seq.
+     */
     for (size_t i = 0; i < fillers; i++) {
         e = next_event(f);
         assert_int_equal(e.type, MSG_EV_MAINT);
