@@ -831,7 +831,11 @@ static int round_trip(struct control *c, struct msg_command *cmd,
      * carried out later: the officer may act again, and an ack could meet an alarm that
      * sounded after the officer last looked. The loop refuses it past this deadline.
      */
-    cmd->deadline_ns = deadline;
+    /*
+     * A margin for the answer's trip back: a command the loop decides right at the
+     * deadline could otherwise take effect while its officer is told "timeout".
+     */
+    cmd->deadline_ns = deadline - 100 * PGTIME_NS_PER_MS;
     for (;;) {
         pushed = pushed || ring_push(c->src.commands, cmd);
         while (ring_pop(c->src.results, r)) {
@@ -923,7 +927,8 @@ static char *serve_command(struct control *c, struct control_request *req,
         return reply_print(o, ok);
     }
 
-    recorded = wait_recorded(c, r.seq);
+    /* A command whose event found no room in the journal is not recorded: don't wait. */
+    recorded = r.journalled && wait_recorded(c, r.seq);
     if (c->committed != NULL && !recorded)
         log_warn(
             "control: %s %s by %s%s (seq %llu) is done but not yet in the store after "

@@ -189,8 +189,10 @@ struct msg_cmd_result {
     uint64_t req;
     uint64_t seq;
     int16_t status;
-    uint8_t from; /* enum alarm_state before (refused: the unchanged state) */
-    uint8_t to;   /* enum alarm_state after */
+    uint8_t from;    /* enum alarm_state before (refused: the unchanged state) */
+    uint8_t to;      /* enum alarm_state after */
+    bool journalled; /* the command's event went to the recorder; false only while the
+                        store is stuck (seq then names no event of this command) */
 };
 
 /* What a journal event records. */

@@ -20,6 +20,12 @@ int payload_event_topic(const struct config *cfg, const struct msg_event *ev, ch
 {
     const char *pre = cfg->mqtt.topic_prefix;
 
+    /*
+     * A resync that changes no state only rewrites the store's record (an alarm that
+     * lost its area's first-out, which the new holder's own message already tells).
+     */
+    if (ev->type == MSG_EV_RESYNC && ev->from == ev->to)
+        return 0;
     switch (ev->type) {
     case MSG_EV_ALARM:
     case MSG_EV_RESYNC:
@@ -106,7 +112,8 @@ static bool add_alarm_fields(cJSON *o, const struct msg_event *ev)
     char ts[40];
     bool ok =
         add_str(o, "limit", msg_limit_name(ev->limit)) &&
-        add_str(o, "event", alarm_event_name(ev->event)) &&
+        add_str(o, "event",
+                ev->type == MSG_EV_RESYNC ? "resync" : alarm_event_name(ev->event)) &&
         (ev->from < ALARM_STATE_COUNT ? add_str(o, "from", alarm_state_name(ev->from))
                                       : cJSON_AddNullToObject(o, "from") != NULL) &&
         add_str(o, "to", alarm_state_name(ev->to)) &&

@@ -22,7 +22,8 @@
  * Write the topic of a journal event into buf: "<prefix>/alarm/<point id>" for an alarm
  * of a point, "<prefix>/alarm/area/<area id>" for an area's vote, "<prefix>/silence"
  * and "<prefix>/maintenance/<point id>". Returns its length; 0 for an event that is not
- * published (a refused command, which is audited only); -ENOSPC if it does not fit;
+ * published (a refused command, which is audited only; a resync that changes no state,
+ * which only rewrites the store's record); -ENOSPC if it does not fit;
  * -EINVAL for an event naming no point or area of cfg.
  */
 int payload_event_topic(const struct config *cfg, const struct msg_event *ev, char *buf,

@@ -130,6 +130,8 @@ struct rtloop {
     int64_t shelve_next_ns; /* the earliest shelve deadline, or RULES_NEVER */
     int64_t held_since_ns;  /* since when work waits for event room; 0 when not */
     bool resync_pending;    /* some alarm has unjournalled set */
+    bool restoring;  /* inside rtloop_restore(): the records decide the first-out */
+    bool hold_spent; /* a hold ran out: no new one until the ring is half empty */
     struct outputs_state out;
     uint32_t word;
 
@@ -529,6 +531,14 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
     if (alarm_area_apply(&ar->fo, i, t)) {
         if (prev_first != RT_NONE && prev_first != i) {
             rt->alarms[prev_first].a.first_out = false;
+            /*
+             * Its saved record still says first-out: journal it again as it stands, so
+             * that a restart finds one first-out per area, the right one.
+             */
+            if (!rt->restoring) {
+                rt->alarms[prev_first].unjournalled = true;
+                rt->resync_pending = true;
+            }
             publish(rt, prev_first);
         }
         al->a.first_out = true;
@@ -590,6 +600,9 @@ static int step(struct rtloop *rt, uint32_t i, enum alarm_event ev,
         if (rc == ALARM_STEP_NO_CHANGE && c == NULL && t.condition == was_cond)
             return rc; /* a re-alarm of an alarm already unacknowledged, a stale timer */
         account(rt, i, &t, w);
+        /* Real evidence of a true condition makes a drill real (promote()). */
+        if (c == NULL && !(w->flags & MSG_F_TEST) && t.condition)
+            promote(rt, i);
         emit_step(rt, i, &t, w, t.recovered ? NULL : c);
         publish(rt, i);
         /* A corrupt record was made safe first; the event itself still has to apply. */
@@ -681,18 +694,31 @@ static void evaluate(struct rtloop *rt, const struct msg_sample *s)
      * on it, they time it towards the instrument fault instead.
      */
     out = rules_point_sample(&p->cfg, &p->st, s->quality, s->value, s->mono_ns);
-    if ((p->last_flags & MSG_F_TEST) && !(s->flags & MSG_F_TEST)) {
-        for (unsigned c = 0; c < RT_CONDS; c++) {
-            if (p->alarm_of[c] != RT_NONE)
-                promote(rt, p->alarm_of[c]);
-        }
-    }
+    bool left_test = (p->last_flags & MSG_F_TEST) && !(s->flags & MSG_F_TEST);
+
+    /* A member going in or out of test mode changes what its area's vote rests on. */
+    if (((p->last_flags ^ s->flags) & MSG_F_TEST) &&
+        rt->cfg->points[s->point].area < rt->cfg->n_areas)
+        rt->areas[rt->cfg->points[s->point].area].dirty = true;
     p->last_quality = s->quality;
     p->last_flags = s->flags;
     if (!ring_push(rt->readings, s))
         count(&rt->readings_dropped, 1);
     w = (struct rt_when){s->mono_ns, s->utc_ms, s->quality, s->flags};
     apply_rules(rt, s->point, out, &w);
+    /*
+     * The device left test mode: an alarm whose condition is still true on this real
+     * sample is real now. One whose condition has gone (a drill that was not reset) stays
+     * a drill: it must not sound the plant's siren in clean air.
+     */
+    if (left_test) {
+        for (unsigned c = 0; c < RT_CONDS; c++) {
+            uint32_t i = p->alarm_of[c];
+
+            if (i != RT_NONE && rt->alarms[i].a.condition)
+                promote(rt, i);
+        }
+    }
 }
 
 /* Lazily read the wall clock once per cycle, only when something needs it. */
@@ -710,14 +736,28 @@ static int64_t cycle_utc(int64_t *utc)
  */
 static bool event_room(struct rtloop *rt, int64_t now)
 {
-    if (ring_space(rt->events) >= RTLOOP_EVENTS_PER_SAMPLE) {
+    size_t space = ring_space(rt->events);
+
+    /*
+     * After a hold has run out, a recorder that frees a few slots at a time must not buy
+     * a new full hold each time: the loop waits again only once the ring is half empty,
+     * which is when the recorder has shown it is really back.
+     */
+    if (rt->hold_spent && space >= ring_capacity(rt->events) / 2)
+        rt->hold_spent = false;
+    if (space >= RTLOOP_EVENTS_PER_SAMPLE && !rt->hold_spent) {
         rt->held_since_ns = 0;
         return true;
     }
+    if (rt->hold_spent)
+        return true;
     count(&rt->backpressure, 1);
     if (rt->held_since_ns == 0)
         rt->held_since_ns = now;
-    return now - rt->held_since_ns >= RTLOOP_HOLD_MAX_NS;
+    if (now - rt->held_since_ns < RTLOOP_HOLD_MAX_NS)
+        return false;
+    rt->hold_spent = true;
+    return true;
 }
 
 /*
@@ -747,10 +787,21 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
             .from = al->journalled,
             .to = al->a.state,
             .priority = al->cfg->priority,
+            /*
+             * A receiver that pops up alarms on annunciate must see one raised while
+             * the journal was stuck: the resync annunciates when the alarm is
+             * unacknowledged now and was not as the journal last had it.
+             */
             .flags = (uint8_t)((al->a.condition ? MSG_F_CONDITION : 0) |
                                (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
                                (al->cfg->latching ? MSG_F_LATCHING : 0) |
-                               (al->recovered ? MSG_F_RECOVERED : 0)),
+                               (al->recovered ? MSG_F_RECOVERED : 0) |
+                               (unack_state(al->a.state) && !unack_state(al->journalled)
+                                    ? MSG_F_ANNUNCIATE
+                                    : 0) |
+                               (al->cond < RT_CONDS
+                                    ? rt->points[al->point].last_flags & MSG_F_TEST
+                                    : 0)),
             .quality =
                 al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
             .shelve = al->a.shelve,
@@ -856,9 +907,9 @@ static void run_votes(struct rtloop *rt, int64_t now, int64_t *utc)
                                 (uint8_t)(cond && !real ? MSG_F_TEST : 0)};
 
             (void)step(rt, ar->vote_alarm, cond ? ALARM_EV_ALM : ALARM_EV_RTN, NULL, &w);
-        } else if (cond && real) {
-            promote(rt, ar->vote_alarm);
         }
+        if (cond && real)
+            promote(rt, ar->vote_alarm);
     }
 }
 
@@ -888,6 +939,7 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
 {
     struct msg_cmd_result res = {.req = c->req};
     struct rt_when w = {now, cycle_utc(utc), MSG_Q_GOOD, 0};
+    uint64_t gaps = atomic_load_explicit(&rt->journal_gaps, memory_order_relaxed);
     uint32_t i = RT_NONE;
     int rc;
 
@@ -930,6 +982,8 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
         (void)push_event(rt, &ev);
         res.status = ev.status;
         res.seq = ev.seq;
+        res.journalled =
+            atomic_load_explicit(&rt->journal_gaps, memory_order_relaxed) == gaps;
         (void)ring_push(src->results, &res);
         return;
     }
@@ -981,6 +1035,9 @@ static void run_command(struct rtloop *rt, const struct rtloop_source *src,
         res.to = rt->alarms[i].a.state;
     }
     res.status = (int16_t)rc;
+    /* A step that found no room in the journal left seq naming an older event. */
+    res.journalled =
+        atomic_load_explicit(&rt->journal_gaps, memory_order_relaxed) == gaps;
     (void)ring_push(src->results, &res);
 }
 
@@ -1000,7 +1057,8 @@ static bool drain_commands(struct rtloop *rt, int64_t now, int64_t *utc)
                 break;
             if (!ring_pop(src->commands, &c))
                 break;
-            run_command(rt, src, &c, now, utc);
+            /* The expiry is judged on the clock now, not at the cycle's wake-up. */
+            run_command(rt, src, &c, pgtime_mono_ns(), utc);
             any = true;
         }
         if (any && src->wake_fd >= 0) {
@@ -1131,6 +1189,7 @@ static void *rtloop_main(void *arg)
             wake_recorder(rt);
         for (size_t i = 0; i < rt->n_rings; i++)
             more |= ring_count(rt->sample_rings[i]) != 0;
+        more |= rt->resync_pending;
         if (!more)
             break;
         next_ts = pgtime_ns_to_ts(rt->period_ns);
@@ -1375,7 +1434,9 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
          * account() counts the alarm in its area and drives the relays; the times stay
          * saved, and the first-out is the records' (below), not the order of restoring.
          */
+        rt->restoring = true;
         account(rt, i, &t, &w);
+        rt->restoring = false;
         active_now = ar->fo.active;
         ar->fo = keep;
         ar->fo.active = active_now;
