@@ -86,6 +86,7 @@ struct rt_point {
     uint32_t alarm_of[RT_CONDS]; /* alarm index per condition, or RT_NONE */
     uint8_t last_quality;
     uint8_t last_flags;
+    bool maint_unjournalled; /* a maintenance change found no room: resync it */
 };
 
 /* One area: its first-out and, when it votes, its vote alarm and members. */
@@ -426,6 +427,9 @@ static bool push_event(struct rtloop *rt, struct msg_event *ev)
             ev->alarm < rt->n_alarms) {
             rt->alarms[ev->alarm].unjournalled = true;
             rt->resync_pending = true;
+        } else if (ev->type == MSG_EV_MAINT && ev->point < rt->cfg->n_points) {
+            rt->points[ev->point].maint_unjournalled = true;
+            rt->resync_pending = true;
         }
         return false;
     }
@@ -640,6 +644,28 @@ static void cond_steps(struct rtloop *rt, uint32_t point, unsigned cond, unsigne
     }
 }
 
+/* Journal whether a point is in maintenance now (a change, or a resync of one). */
+static void emit_maint(struct rtloop *rt, uint32_t point, const struct rt_when *w)
+{
+    const struct rt_point *p = &rt->points[point];
+    struct msg_event ev = {
+        .point = point,
+        .type = MSG_EV_MAINT,
+        .limit = MSG_LIMIT_MAINT,
+        .flags = (uint8_t)((w->flags & MSG_F_TEST) |
+                           (p->st.maintenance ? MSG_F_CONDITION : 0)),
+        .quality = w->quality,
+        .value = p->st.value,
+        .setpoint = (double)NAN,
+        .deadband = (double)NAN,
+        .mono_ns = w->mono_ns,
+        .utc_ms = w->utc_ms,
+        .since_utc_ms = w->utc_ms,
+    };
+
+    (void)push_event(rt, &ev);
+}
+
 /* Turn one rules step's event bits into alarm steps and events. */
 static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out,
                         const struct rt_when *w)
@@ -658,24 +684,8 @@ static void apply_rules(struct rtloop *rt, uint32_t point, uint32_t out,
     cond_steps(rt, point, RULES_COND_FAULT, rules_events(out, RULES_COND_FAULT),
                p->st.fault, w);
     maint = rules_events(out, RULES_COND_MAINT);
-    if (maint != 0) {
-        struct msg_event ev = {
-            .point = point,
-            .type = MSG_EV_MAINT,
-            .limit = MSG_LIMIT_MAINT,
-            .flags = (uint8_t)((w->flags & MSG_F_TEST) |
-                               ((maint & RULES_EV_ACTIVATED) ? MSG_F_CONDITION : 0)),
-            .quality = w->quality,
-            .value = p->st.value,
-            .setpoint = (double)NAN,
-            .deadband = (double)NAN,
-            .mono_ns = w->mono_ns,
-            .utc_ms = w->utc_ms,
-            .since_utc_ms = w->utc_ms,
-        };
-
-        (void)push_event(rt, &ev);
-    }
+    if (maint != 0)
+        emit_maint(rt, point, w);
     if (rt->cfg->points[point].area < rt->cfg->n_areas)
         rt->areas[rt->cfg->points[point].area].dirty = true;
 }
@@ -821,6 +831,18 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
             al->recovered = false;
             publish(rt, i);
         }
+    }
+    for (uint32_t i = 0; i < rt->cfg->n_points; i++) {
+        struct rt_point *p = &rt->points[i];
+        struct rt_when w;
+
+        if (!p->maint_unjournalled)
+            continue;
+        if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE)
+            return;
+        w = (struct rt_when){now, cycle_utc(utc), p->last_quality, p->last_flags};
+        p->maint_unjournalled = false;
+        emit_maint(rt, i, &w);
     }
     rt->resync_pending = false;
 }
