@@ -1540,6 +1540,40 @@ static int clear_stale(const struct sockaddr_un *addr)
 }
 
 /*
+ * Bind the socket where nobody else can touch it: in a fresh directory of mode 0700 next
+ * to the final path. Its group and mode are set there by path, which is safe because no
+ * other user can swap the file for a symbolic link, and only then is it renamed into
+ * place, atomically. Returns 0 with the final socket in place, 1 when the temporary path
+ * would not fit a sun_path (the caller then binds in place), or a negative errno.
+ */
+static int bind_private(struct control *c, const char *path, gid_t gid)
+{
+    struct sockaddr_un tmp = {.sun_family = AF_UNIX};
+    char dir[sizeof(tmp.sun_path)];
+    const char *slash = strrchr(path, '/');
+    int n, rc = 0;
+
+    n = slash == NULL
+            ? snprintf(dir, sizeof(dir), ".pgctl-XXXXXX")
+            : snprintf(dir, sizeof(dir), "%.*s/.pgctl-XXXXXX", (int)(slash - path), path);
+    if (n < 0 || (size_t)n + 3 > sizeof(tmp.sun_path))
+        return 1;
+    if (mkdtemp(dir) == NULL)
+        return -errno;
+    /* n + 3 fits (checked above): the directory, "/s" and the NUL. */
+    memcpy(tmp.sun_path, dir, (size_t)n);
+    memcpy(tmp.sun_path + n, "/s", 3);
+    if (bind(c->listen_fd, (const struct sockaddr *)&tmp, sizeof(tmp)) != 0 ||
+        (gid != (gid_t)-1 && chown(tmp.sun_path, (uid_t)-1, gid) != 0) ||
+        chmod(tmp.sun_path, 0660) != 0 || rename(tmp.sun_path, path) != 0)
+        rc = -errno;
+    if (rc < 0)
+        (void)unlink(tmp.sun_path);
+    (void)rmdir(dir);
+    return rc;
+}
+
+/*
  * Bind, set owner group and mode, then listen. Until listen() nobody can connect, so the
  * socket is never reachable with the umask's looser mode or the wrong group.
  */
@@ -1564,9 +1598,18 @@ static int listen_socket(struct control *c, const struct sockaddr_un *addr)
     c->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (c->listen_fd < 0)
         return -errno;
-    if (bind(c->listen_fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0) {
-        rc = -errno;
-        log_error("control: cannot bind %s: %s", path, strerror(errno));
+    rc = bind_private(c, path, gid);
+    if (rc == 1) {
+        /* A path too long for the private directory: bind in place, as a last resort. */
+        if (bind(c->listen_fd, (const struct sockaddr *)addr, sizeof(*addr)) != 0 ||
+            (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) != 0) ||
+            chmod(path, 0660) != 0)
+            rc = -errno;
+        else
+            rc = 0;
+    }
+    if (rc < 0) {
+        log_error("control: cannot bind %s: %s", path, strerror(-rc));
         return rc;
     }
     c->bound = true;
@@ -1574,11 +1617,11 @@ static int listen_socket(struct control *c, const struct sockaddr_un *addr)
         goto fail_errno;
     c->sock_dev = st.st_dev;
     c->sock_ino = st.st_ino;
-    if (gid != (gid_t)-1 && lchown(path, (uid_t)-1, gid) != 0)
-        goto fail_errno;
-    if (chmod(path, 0660) != 0 || lstat(path, &st) != 0)
-        goto fail_errno;
     c->sock_gid = st.st_gid;
+    if (!S_ISSOCK(st.st_mode) || (st.st_mode & 0777) != 0660) {
+        log_error("control: %s is not the socket just bound with mode 0660", path);
+        return -EPERM;
+    }
     if (listen(c->listen_fd, CONTROL_MAX_CLIENTS) != 0)
         goto fail_errno;
     return 0;

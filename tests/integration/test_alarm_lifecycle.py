@@ -148,6 +148,8 @@ def main(r, h):
     st = os.stat(sock)
     r.check(oct(st.st_mode & 0o777) == "0o660", "the control socket is mode 0660 (%s)"
             % oct(st.st_mode & 0o777))
+    r.check(not [n for n in os.listdir(h.dir) if n.startswith(".pgctl-")],
+            "the private directory the socket was bound in is gone")
 
     # Level-1 first: the area's first-out, and it sounds the siren.
     l1 = wait_msg(sub, "level1", "alm")
