@@ -115,8 +115,17 @@ def dead_device(r, h):
     r.check(all(not d["quarantined"] and d["successes"] > 0 and d["rtt_avg_us"] > 0
                 for k, d in devs.items() if k != "gd-4"),
             "metrics show the healthy devices succeeding, with round-trip times")
-    r.check(m["buses"][0]["utilisation_pct"] > 0, "metrics carry the bus utilisation "
-            "(%.1f %%)" % m["buses"][0]["utilisation_pct"])
+    # Utilisation is the share of a closed 10 s window, so the first metrics document can
+    # come before the first window closes: wait for one that has it.
+    def utilisation():
+        for line in reversed(sub.reader.snapshot()):
+            topic, _, payload = line.partition(" ")
+            if topic.endswith("/metrics"):
+                u = json.loads(payload)["buses"][0]["utilisation_pct"]
+                return u if u > 0 else None
+        return None
+    u = harness.wait_for(utilisation, 25, "a metrics message with the bus utilisation")
+    r.check(u > 0, "metrics carry the bus utilisation (%.1f %%)" % u)
     h.stop(pg)
     h.stop(sub)
     h.stop(h.nodesim)
