@@ -13,15 +13,21 @@
 /* Names and per-entry properties, expanded from the X-macro tables in alarm.h.        */
 
 static const char *const state_names[] = {
-#define STATE_NAME(name, text, active) text,
+#define STATE_NAME(name, text, active, unack) text,
     ALARM_STATE_MAP(STATE_NAME)
 #undef STATE_NAME
 };
 
 static const bool state_active[] = {
-#define STATE_ACTIVE(name, text, active) active,
+#define STATE_ACTIVE(name, text, active, unack) active,
     ALARM_STATE_MAP(STATE_ACTIVE)
 #undef STATE_ACTIVE
+};
+
+static const bool state_unack[] = {
+#define STATE_UNACK(name, text, active, unack) unack,
+    ALARM_STATE_MAP(STATE_UNACK)
+#undef STATE_UNACK
 };
 
 static const char *const event_names[] = {
@@ -288,6 +294,11 @@ const char *alarm_priority_name(unsigned priority)
 bool alarm_state_active(unsigned state)
 {
     return state < ALARM_STATE_COUNT ? state_active[state] : true;
+}
+
+bool alarm_state_unack(unsigned state)
+{
+    return state < ALARM_STATE_COUNT ? state_unack[state] : true;
 }
 
 struct alarm_config alarm_config_default(unsigned kind)

@@ -26,22 +26,23 @@
 
 /*
  * The states. "Active" is the alarm-list sense of ISA-18.2: the alarm is shown to the
- * operator (it is unacknowledged, or its condition is true, or it is latched).
- * XX(enum suffix, wire name, active)
+ * operator (it is unacknowledged, or its condition is true, or it is latched). "Unack"
+ * is the part of that which still wants an operator's acknowledgement: what sounds.
+ * XX(enum suffix, wire name, active, unack)
  */
 #define ALARM_STATE_MAP(XX)                                                              \
-    XX(NORMAL, "normal", false)                                                          \
-    XX(UNACK, "unack", true)                                                             \
-    XX(ACKED, "acked", true)                                                             \
-    XX(RTN_UNACK, "rtn_unack", true)                                                     \
-    XX(LATCHED_UNACK, "latched_unack", true)                                             \
-    XX(LATCHED_ACK, "latched_ack", true)                                                 \
-    XX(SHELVED, "shelved", false)                                                        \
-    XX(SUPPRESSED, "suppressed", false)                                                  \
-    XX(OUT_OF_SERVICE, "out_of_service", false)
+    XX(NORMAL, "normal", false, false)                                                   \
+    XX(UNACK, "unack", true, true)                                                       \
+    XX(ACKED, "acked", true, false)                                                      \
+    XX(RTN_UNACK, "rtn_unack", true, true)                                               \
+    XX(LATCHED_UNACK, "latched_unack", true, true)                                       \
+    XX(LATCHED_ACK, "latched_ack", true, false)                                          \
+    XX(SHELVED, "shelved", false, false)                                                 \
+    XX(SUPPRESSED, "suppressed", false, false)                                           \
+    XX(OUT_OF_SERVICE, "out_of_service", false, false)
 
 enum alarm_state {
-#define ALARM_STATE_ENUM(name, text, active) ALARM_##name,
+#define ALARM_STATE_ENUM(name, text, active, unack) ALARM_##name,
     ALARM_STATE_MAP(ALARM_STATE_ENUM)
 #undef ALARM_STATE_ENUM
         ALARM_STATE_COUNT
@@ -241,6 +242,12 @@ const char *alarm_priority_name(unsigned priority);
  * value counts as active: something unknown is never reported as quiet.
  */
 bool alarm_state_active(unsigned state);
+
+/*
+ * Whether a state waits for an acknowledgement (ALARM_STATE_MAP): unack, rtn_unack,
+ * latched_unack. An out-of-range value counts as unacknowledged, for the same reason.
+ */
+bool alarm_state_unack(unsigned state);
 
 /*
  * The defaults for a kind (ALARM_KIND_MAP). An out-of-range kind gets the strictest

@@ -1336,14 +1336,6 @@ out:
     return rc;
 }
 
-/* Whether a point takes part in its area's vote: a gas point with a level limit. */
-static bool vote_member(const struct config_point *pt)
-{
-    return pt->rules.kind == RULES_POINT_COMBUSTIBLE ||
-           pt->rules.kind == RULES_POINT_TOXIC_OEL ||
-           pt->rules.kind == RULES_POINT_TOXIC_IDLH;
-}
-
 /* Each voting area's k against the gas points it has (rules_check_vote()). */
 static int check_votes(struct parse *p)
 {
@@ -1358,7 +1350,7 @@ static int check_votes(struct parse *p)
         if (!cfg->areas[a].voting)
             continue;
         for (size_t i = 0; i < cfg->n_points; i++)
-            n += cfg->points[i].area == a && vote_member(&cfg->points[i]);
+            n += cfg->points[i].area == a && rules_votes(&cfg->points[i].rules);
         if (rules_check_vote(&cfg->areas[a].vote, n, why, sizeof(why)) == RULES_CHECK_OK)
             continue;
         mark = path_key(w, "areas");

@@ -267,19 +267,21 @@ static int decode_keys(const cJSON *root, const struct request_kind *k, char *de
  * with the id it used: an audit trail that only shows permitted officers would hide
  * exactly the attempts a safety review wants to see.
  */
-static bool officer_known(const struct config *cfg, const char *id)
+/* The configured officer with this id, or NULL. */
+static const struct config_officer *find_officer(const struct config *cfg, const char *id)
 {
     for (size_t i = 0; i < cfg->control.n_officers; i++) {
         if (strcmp(cfg->control.officers[i].id, id) == 0)
-            return true;
+            return &cfg->control.officers[i];
     }
-    return false;
+    return NULL;
 }
 
 static int decode_officer(const struct config *cfg, const cJSON *root,
                           struct msg_command *cmd, char *detail, size_t dlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, "officer");
+    const struct config_officer *o;
 
     if (v == NULL)
         return refuse(CONTROL_E_NOT_AUTHORISED, detail, dlen,
@@ -287,23 +289,14 @@ static int decode_officer(const struct config *cfg, const cJSON *root,
     if (!cJSON_IsString(v))
         return refuse(CONTROL_E_BAD_REQUEST, detail, dlen,
                       "\"officer\" must be a string");
-    if (config_officer_id_valid(v->valuestring)) {
-        for (size_t i = 0; i < cfg->control.n_officers; i++) {
-            const struct config_officer *o = &cfg->control.officers[i];
-
-            if (strcmp(o->id, v->valuestring) == 0) {
-                (void)snprintf(cmd->user, sizeof(cmd->user), "%s", o->id);
-                cmd->rights = (uint8_t)o->rights;
-                return 0;
-            }
-        }
-        (void)snprintf(cmd->user, sizeof(cmd->user), "%s", v->valuestring);
-        cmd->rights = 0;
-        return 0;
-    }
-    return refuse(CONTROL_E_NOT_AUTHORISED, detail, dlen,
-                  "officer \"%s\" is not configured on this gateway",
-                  echo(v->valuestring).text);
+    if (!config_officer_id_valid(v->valuestring))
+        return refuse(CONTROL_E_NOT_AUTHORISED, detail, dlen,
+                      "officer \"%s\" is not configured on this gateway",
+                      echo(v->valuestring).text);
+    o = find_officer(cfg, v->valuestring);
+    (void)snprintf(cmd->user, sizeof(cmd->user), "%s", v->valuestring);
+    cmd->rights = o != NULL ? (uint8_t)o->rights : 0;
+    return 0;
 }
 
 static int find_area(const struct config *cfg, const char *id)
@@ -686,7 +679,7 @@ static void refusal_text(const struct config *cfg, const struct msg_command *cmd
     switch (-r->status) {
     case ALARM_R_NOT_AUTHORISED:
         /* Silencing asks for any right: everyone who may act may stop a siren. */
-        if (!officer_known(cfg, cmd->user))
+        if (find_officer(cfg, cmd->user) == NULL)
             (void)snprintf(buf, len, "officer \"%s\" is not configured on this gateway",
                            cmd->user);
         else if (cmd->op == MSG_CMD_SILENCE)
@@ -1124,7 +1117,7 @@ static char *serve_status(struct control *c, const struct control_request *req)
         uint8_t s = rows[i].a.state;
 
         active += alarm_state_active(s);
-        unack += s == ALARM_UNACK || s == ALARM_RTN_UNACK || s == ALARM_LATCHED_UNACK;
+        unack += alarm_state_unack(s);
         shelved += s == ALARM_SHELVED;
         suppressed += s == ALARM_SUPPRESSED;
         oos += s == ALARM_OUT_OF_SERVICE;

@@ -16,13 +16,6 @@ static uint32_t all_relays(const struct config *cfg)
     return n >= 32 ? UINT32_MAX : (UINT32_C(1) << n) - 1;
 }
 
-/* An unknown state is unacknowledged: the safe reading of a record nobody understands. */
-static bool state_unack(unsigned state)
-{
-    return state == ALARM_UNACK || state == ALARM_RTN_UNACK ||
-           state == ALARM_LATCHED_UNACK || state >= ALARM_STATE_COUNT;
-}
-
 static bool serves_area(const struct config_output *o, size_t area)
 {
     if (o->all_areas)
@@ -95,9 +88,9 @@ void outputs_step(struct outputs_state *s, const struct config *cfg, uint32_t ma
      * a counter below zero.
      */
     bool was_active = from < ALARM_STATE_COUNT && alarm_state_active(from);
-    bool was_unack = from < ALARM_STATE_COUNT && state_unack(from);
+    bool was_unack = from < ALARM_STATE_COUNT && alarm_state_unack(from);
     bool is_active = alarm_state_active(to);
-    bool is_unack = state_unack(to);
+    bool is_unack = alarm_state_unack(to);
 
     mask &= all_relays(cfg);
     for (size_t i = 0; i < CONFIG_MAX_OUTPUTS && mask >> i; i++) {

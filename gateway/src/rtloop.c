@@ -165,18 +165,6 @@ static enum msg_limit limit_code(uint8_t kind)
     return kind < RULES_LIMIT_COUNT ? codes[kind] : MSG_LIMIT_HIGH;
 }
 
-static bool unack_state(unsigned s)
-{
-    return s == ALARM_UNACK || s == ALARM_RTN_UNACK || s == ALARM_LATCHED_UNACK;
-}
-
-static bool vote_member(const struct config_point *pt)
-{
-    return pt->rules.kind == RULES_POINT_COMBUSTIBLE ||
-           pt->rules.kind == RULES_POINT_TOXIC_OEL ||
-           pt->rules.kind == RULES_POINT_TOXIC_IDLH;
-}
-
 static size_t count_alarms(const struct config *cfg)
 {
     size_t n = 0;
@@ -236,14 +224,15 @@ static int build_tables(struct rtloop *rt)
         if (!cfg->areas[a].voting)
             continue;
         for (size_t i = 0; i < cfg->n_points; i++)
-            ar->n_members += cfg->points[i].area == a && vote_member(&cfg->points[i]);
+            ar->n_members +=
+                cfg->points[i].area == a && rules_votes(&cfg->points[i].rules);
         ar->members = calloc(ar->n_members ? ar->n_members : 1, sizeof(*ar->members));
         ar->scratch = calloc(ar->n_members ? ar->n_members : 1, sizeof(*ar->scratch));
         if (!ar->members || !ar->scratch)
             return -ENOMEM;
         ar->n_members = 0;
         for (size_t i = 0; i < cfg->n_points; i++) {
-            if (cfg->points[i].area == a && vote_member(&cfg->points[i]))
+            if (cfg->points[i].area == a && rules_votes(&cfg->points[i].rules))
                 ar->members[ar->n_members++] = (uint32_t)i;
         }
         ar->dirty = true;
@@ -452,29 +441,28 @@ static void copy_text(char *dst, size_t size, const char *src)
 }
 
 /* Journal one step of alarm i. */
-static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transition *t,
-                      const struct rt_when *w, const struct msg_command *c)
+/*
+ * The event of alarm i as it stands: what every event about an alarm carries, whether a
+ * step (emit_step()) or a resync (resync()). w gives the time, the quality and the test
+ * flag of the evidence.
+ */
+static struct msg_event alarm_event(const struct rtloop *rt, uint32_t i, uint8_t type,
+                                    const struct rt_when *w)
 {
-    struct rt_alarm *al = &rt->alarms[i];
-    struct msg_event ev = {
-        .req = c != NULL ? c->req : 0,
+    const struct rt_alarm *al = &rt->alarms[i];
+
+    return (struct msg_event){
         .point = al->point,
         .alarm = i,
-        .type = MSG_EV_ALARM,
+        .type = type,
         .limit = al->limit,
-        .event = t->event,
-        .from = t->recovered ? ALARM_STATE_COUNT : t->from,
-        .to = t->to,
         .priority = al->cfg->priority,
         .flags =
-            (uint8_t)((w->flags & MSG_F_TEST) | (t->condition ? MSG_F_CONDITION : 0) |
+            (uint8_t)((w->flags & MSG_F_TEST) | (al->a.condition ? MSG_F_CONDITION : 0) |
                       (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
-                      (t->annunciate ? MSG_F_ANNUNCIATE : 0) |
-                      (t->recovered ? MSG_F_RECOVERED : 0) |
                       (al->cfg->latching ? MSG_F_LATCHING : 0)),
         .quality = w->quality,
         .shelve = al->a.shelve,
-        .source = c != NULL ? c->source : 0,
         .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
         .setpoint = al->setpoint,
         .deadband = al->deadband,
@@ -484,7 +472,21 @@ static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transiti
         .active_utc_ms = al->active_utc_ms,
         .shelve_until_utc_ms = al->shelve_until_utc_ms,
     };
+}
 
+static void emit_step(struct rtloop *rt, uint32_t i, const struct alarm_transition *t,
+                      const struct rt_when *w, const struct msg_command *c)
+{
+    struct rt_alarm *al = &rt->alarms[i];
+    struct msg_event ev = alarm_event(rt, i, MSG_EV_ALARM, w);
+
+    ev.req = c != NULL ? c->req : 0;
+    ev.source = c != NULL ? c->source : 0;
+    ev.event = t->event;
+    ev.from = t->recovered ? ALARM_STATE_COUNT : t->from;
+    ev.to = t->to;
+    ev.flags |= (uint8_t)((t->annunciate ? MSG_F_ANNUNCIATE : 0) |
+                          (t->recovered ? MSG_F_RECOVERED : 0));
     if (c != NULL) {
         copy_text(ev.user, sizeof(ev.user), c->user);
         copy_text(ev.reason, sizeof(ev.reason), c->reason);
@@ -505,7 +507,7 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
     struct rt_alarm *al = &rt->alarms[i];
     struct rt_area *ar = &rt->areas[al->area];
     bool was_active = t->recovered ? false : alarm_state_active(t->from);
-    bool was_unack = t->recovered ? false : unack_state(t->from);
+    bool was_unack = t->recovered ? false : alarm_state_unack(t->from);
     uint32_t prev_first = ar->fo.has_first ? ar->fo.first_out : RT_NONE;
     unsigned from = t->recovered ? ALARM_NORMAL : t->from;
 
@@ -518,7 +520,7 @@ static void account(struct rtloop *rt, uint32_t i, const struct alarm_transition
                               atomic_load_explicit(&rt->n_active, memory_order_relaxed) +
                                   (was_active ? UINT32_MAX : 1u),
                               memory_order_relaxed);
-    if (was_unack != unack_state(t->to))
+    if (was_unack != alarm_state_unack(t->to))
         atomic_store_explicit(&rt->n_unack,
                               atomic_load_explicit(&rt->n_unack, memory_order_relaxed) +
                                   (was_unack ? UINT32_MAX : 1u),
@@ -568,7 +570,7 @@ static void promote(struct rtloop *rt, uint32_t i)
         return;
     outputs_step(&rt->out, rt->cfg, al->driving, st, ALARM_NORMAL, false);
     al->driving = al->outputs;
-    outputs_step(&rt->out, rt->cfg, al->driving, ALARM_NORMAL, st, unack_state(st));
+    outputs_step(&rt->out, rt->cfg, al->driving, ALARM_NORMAL, st, alarm_state_unack(st));
 }
 
 /*
@@ -783,47 +785,31 @@ static void resync(struct rtloop *rt, int64_t now, int64_t *utc)
     for (uint32_t i = 0; i < rt->n_alarms; i++) {
         struct rt_alarm *al = &rt->alarms[i];
         struct msg_event ev;
+        struct rt_when w;
 
         if (!al->unjournalled)
             continue;
         if (ring_space(rt->events) < RTLOOP_EVENTS_PER_SAMPLE)
             return; /* the rest when there is room */
-        ev = (struct msg_event){
-            .point = al->point,
-            .alarm = i,
-            .type = MSG_EV_RESYNC,
-            .limit = al->limit,
-            .event = ALARM_EVENT_COUNT,
-            .from = al->journalled,
-            .to = al->a.state,
-            .priority = al->cfg->priority,
-            /*
-             * A receiver that pops up alarms on annunciate must see one raised while
-             * the journal was stuck: the resync annunciates when the alarm is
-             * unacknowledged now and was not as the journal last had it.
-             */
-            .flags = (uint8_t)((al->a.condition ? MSG_F_CONDITION : 0) |
-                               (al->a.first_out ? MSG_F_FIRST_OUT : 0) |
-                               (al->cfg->latching ? MSG_F_LATCHING : 0) |
-                               (al->recovered ? MSG_F_RECOVERED : 0) |
-                               (unack_state(al->a.state) && !unack_state(al->journalled)
-                                    ? MSG_F_ANNUNCIATE
-                                    : 0) |
-                               (al->cond < RT_CONDS
-                                    ? rt->points[al->point].last_flags & MSG_F_TEST
-                                    : 0)),
-            .quality =
-                al->cond < RT_CONDS ? rt->points[al->point].last_quality : MSG_Q_GOOD,
-            .shelve = al->a.shelve,
-            .value = al->cond < RT_CONDS ? rt->points[al->point].st.value : (double)NAN,
-            .setpoint = al->setpoint,
-            .deadband = al->deadband,
-            .mono_ns = now,
-            .utc_ms = cycle_utc(utc),
-            .since_utc_ms = al->since_utc_ms,
-            .active_utc_ms = al->active_utc_ms,
-            .shelve_until_utc_ms = al->shelve_until_utc_ms,
-        };
+        w = (struct rt_when){now, cycle_utc(utc), MSG_Q_GOOD, 0};
+        if (al->cond < RT_CONDS) {
+            w.quality = rt->points[al->point].last_quality;
+            w.flags = rt->points[al->point].last_flags;
+        }
+        ev = alarm_event(rt, i, MSG_EV_RESYNC, &w);
+        ev.event = ALARM_EVENT_COUNT;
+        ev.from = al->journalled;
+        ev.to = al->a.state;
+        /*
+         * A receiver that pops up alarms on annunciate must see one raised while the
+         * journal was stuck: the resync annunciates when the alarm is unacknowledged now
+         * and was not as the journal last had it.
+         */
+        if (alarm_state_unack(al->a.state) &&
+            (al->journalled >= ALARM_STATE_COUNT || !alarm_state_unack(al->journalled)))
+            ev.flags |= MSG_F_ANNUNCIATE;
+        if (al->recovered)
+            ev.flags |= MSG_F_RECOVERED;
         al->unjournalled = false;
         if (push_event(rt, &ev)) {
             al->seq = ev.seq;
@@ -1435,7 +1421,7 @@ int rtloop_restore(struct rtloop *rt, const struct rtloop_alarm *saved,
             .from = ALARM_NORMAL,
             .to = al->a.state,
             .event = ALARM_EV_ALM,
-            .annunciate = unack_state(al->a.state),
+            .annunciate = alarm_state_unack(al->a.state),
             .condition = cond,
         };
         /*

@@ -380,6 +380,16 @@ struct rules_member {
     bool fault;
 };
 
+/*
+ * Whether a point takes part in its area's vote: a combustible or toxic gas point, which
+ * has level limits. Oxygen and process points never vote.
+ */
+static inline bool rules_votes(const struct rules_point_cfg *cfg)
+{
+    return cfg->kind == RULES_POINT_COMBUSTIBLE || cfg->kind == RULES_POINT_TOXIC_OEL ||
+           cfg->kind == RULES_POINT_TOXIC_IDLH;
+}
+
 struct rules_member rules_point_member(const struct rules_point_cfg *cfg,
                                        const struct rules_point_state *st);
 
